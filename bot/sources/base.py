@@ -1,0 +1,118 @@
+"""What every source kind implements, and what the pipeline gives it.
+
+A source turns one configured board or feed into records. It knows its API's URLs,
+paging and field names, and nothing about storage, enrichment or delivery.
+
+Two phases, so details cost requests only for new or changed postings::
+
+    fetched = await source.fetch(ctx)            # the listing: cheap, every poll
+    detailed = await source.details(ctx, some)   # per-posting detail: only what changed
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from bot.http import HttpClient, Response, Validator
+from bot.models import Posting, Story
+
+__all__ = ["Fetched", "PollContext", "Source", "SourceConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """One ``[[sources]]`` table, validated.
+
+    ``options`` holds the kind-specific keys (``board``, ``site``, ``tenant``,
+    ``domain``, ``url``, ``query`` ...), already checked against the kind's
+    ``required_options``.
+    """
+
+    name: str
+    kind: str
+    company: str = ""
+    base_url: str | None = None
+    interval: float = 900.0  # seconds between polls
+    enabled: bool = True
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return self.options.get(key, default)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """The result of one listing fetch.
+
+    ``not_modified`` means the server (304) or the body hash says nothing changed since
+    the last successful poll: the pipeline then treats the listing as identical to the
+    previous one without parsing it. ``warnings`` are recoverable problems (a
+    malformed entry skipped, a feed with a bad date) recorded on the source.
+    """
+
+    postings: tuple[Posting, ...] = ()
+    stories: tuple[Story, ...] = ()
+    not_modified: bool = False
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class PollContext:
+    """What a source may use during one poll: the shared client and its own validators.
+
+    ``validators`` is this source's conditional-GET memory; the pipeline persists it
+    only after a successful poll, so a failed poll never hides changes.
+    """
+
+    http: HttpClient
+    validators: MutableMapping[str, Validator] = field(default_factory=dict)
+
+    async def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+        conditional: bool = False,
+    ) -> Response:
+        return await self.http.get(
+            url, params=params, headers=headers, validators=self.validators if conditional else None
+        )
+
+    async def post_json(
+        self,
+        url: str,
+        payload: Any,
+        *,
+        headers: Mapping[str, str] | None = None,
+        conditional: bool = False,
+    ) -> Response:
+        return await self.http.post_json(
+            url, payload, headers=headers, validators=self.validators if conditional else None
+        )
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A configured source. Implementations live in ``bot/sources/<kind>.py``."""
+
+    kind: ClassVar[str]
+    #: options a ``[[sources]]`` table of this kind must have, e.g. ``("board",)``
+    required_options: ClassVar[tuple[str, ...]]
+    #: the public API host, replaced by ``base_url`` (EU Lever, proxies, tests)
+    default_base_url: ClassVar[str]
+
+    config: SourceConfig
+
+    async def fetch(self, ctx: PollContext) -> Fetched:
+        """Fetch and parse the listing. Raise :class:`bot.errors.SourceError` on failure."""
+        ...
+
+    async def details(self, ctx: PollContext, postings: Sequence[Posting]) -> list[Posting]:
+        """Return ``postings`` completed with what only a detail request gives
+        (description, pay). Sources whose listing is complete return them unchanged.
+        A failed detail keeps the listing's version of that posting and does not fail
+        the others."""
+        ...

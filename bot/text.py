@@ -1,0 +1,94 @@
+"""Turning external HTML and text into safe plain text."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from lxml import etree
+from lxml import html as lxml_html
+
+__all__ = ["html_to_text", "normalize_space", "unescape_deep"]
+
+_BLOCK_TAGS = frozenset(
+    [
+        "p",
+        "div",
+        "br",
+        "li",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "table",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "blockquote",
+        "pre",
+        "hr",
+        "dd",
+        "dt",
+    ]
+)
+_SPACES = re.compile(r"[ \t\u00a0\u2007\u202f\u200b]+")
+_NEWLINES = re.compile(r"\s*\n\s*(\n\s*)+")
+
+
+def unescape_deep(text: str, rounds: int = 3) -> str:
+    """Undo HTML escaping applied once or several times (some Greenhouse boards escape
+    twice: after one unescape, ``&mdash;`` and ``&amp;`` remain)."""
+    for _ in range(rounds):
+        unescaped = html.unescape(text)
+        if unescaped == text:
+            break
+        text = unescaped
+    return text
+
+
+def normalize_space(text: str) -> str:
+    """Collapse runs of spaces, keep paragraph breaks, strip the ends."""
+    text = _SPACES.sub(" ", text)
+    text = _NEWLINES.sub("\n\n", text)
+    return "\n".join(line.strip() for line in text.split("\n")).strip()
+
+
+def html_to_text(markup: str | None, *, escaped: bool = False) -> str:
+    """Plain text of an HTML fragment; block elements become line breaks.
+
+    ``escaped=True`` for fields that hold HTML escaped as text (Greenhouse ``content``).
+    Scripts and styles are dropped; nothing is executed or fetched.
+    """
+    if not markup:
+        return ""
+    if escaped:
+        markup = unescape_deep(markup)
+    if "<" not in markup:
+        return normalize_space(unescape_deep(markup))
+    try:
+        root = lxml_html.fragment_fromstring(markup, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return normalize_space(re.sub(r"<[^>]*>", " ", markup))
+    for bad in root.xpath("//script|//style|//noscript"):
+        bad.drop_tree()
+    parts: list[str] = []
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if event == "start":
+            if tag in _BLOCK_TAGS:
+                parts.append("\n")
+            if el.text and tag:
+                parts.append(el.text)
+        else:
+            if tag in _BLOCK_TAGS:
+                parts.append("\n")
+            if el.tail and el is not root:
+                parts.append(el.tail)
+    # Entities left over from double escaping come out as literal text: unescape once more.
+    return normalize_space(unescape_deep("".join(parts)))
