@@ -158,3 +158,91 @@ class StoryEvent:
     kind: Literal["new", "updated"]
     story: StoredStory
     changes: tuple[str, ...] = ()
+
+
+SubscriptionKind = Literal["jobs", "news", "all"]
+DeliveryMode = Literal["instant", "digest", "both"]
+ItemKind = Literal["posting", "story", "digest", "notice"]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """What one channel asked to be told. ``channel`` is ``"<platform>:<id>"``.
+
+    Company names are stored normalised (lower case, aliases resolved); ``days`` are
+    ISO weekdays (1 = Monday ... 7 = Sunday); ``digest_time`` is local ``HH:MM`` in ``tz``.
+    A subscription with ``paused_reason`` set receives nothing until resumed.
+    """
+
+    id: int
+    channel: str
+    kind: SubscriptionKind = "all"
+    companies: tuple[str, ...] = ()
+    min_salary_usd: float | None = None
+    keywords: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    remote: bool | None = None
+    topics: tuple[str, ...] = ()
+    min_score: float = 0.0
+    ai_only: bool = True
+    mode: DeliveryMode = "instant"
+    digest_time: str = "09:00"
+    tz: str = "UTC"
+    days: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
+    send_empty_digest: bool = False
+    created_by: str = ""
+    created_at: datetime | None = None
+    paused_reason: str | None = None
+
+    @property
+    def platform(self) -> str:
+        return self.channel.split(":", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """An alert to deliver, as matching produces it.
+
+    ``dedupe_key`` is unique in the outbox: the same event for the same channel can
+    never be queued twice (e.g. ``"discord:42|posting:7|new"``, or with a version for
+    updates: ``"discord:42|posting:7|updated|<fingerprint>"``). ``payload`` carries what
+    a digest or notice says (JSON-able); postings and stories are rendered from the
+    database at delivery time, so an alert always shows the latest state.
+    """
+
+    channel: str
+    item_kind: ItemKind
+    event: str  # new | updated | closed | digest | notice
+    dedupe_key: str
+    item_id: int | None = None
+    subscription_id: int | None = None
+    payload: Mapping[str, object] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """An outbox entry as stored, with its delivery state."""
+
+    id: int
+    entry: OutboxEntry
+    status: Literal["pending", "sent", "failed"]
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    message_ref: str | None = None  # platform message id / ts, for later edits
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """A source's health, as ``/sources`` and ``marquee sources`` show it."""
+
+    name: str
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    failure_count: int = 0
+    next_attempt: datetime | None = None
+    item_count: int = 0
+    disabled_reason: str | None = None
+    baseline_done: bool = False
