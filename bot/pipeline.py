@@ -1,0 +1,301 @@
+"""One poll of one source: fetch → parse → enrich → diff and store → route to the outbox.
+
+The pipeline does not care how a source parses its API, how enrichment scores a
+posting or how storage keeps it (STYLE.md, habit 1): it passes records between stages
+and records the outcome on the source. A poll never dies on one bad source: a
+:class:`SourceError` is recorded (last error, failure count, next attempt with
+exponential backoff and jitter) and the other sources go on. Anything else is a bug
+and propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from bot.enrich import EnrichSettings, enrich_posting
+from bot.errors import RateLimited, SourceError
+from bot.http import HttpClient
+from bot.models import Posting, PostingEvent, SourceState, StoryEvent
+from bot.sources import Source
+from bot.sources.base import PollContext
+from storage import Router, Store
+
+__all__ = ["Backoff", "Pipeline", "PollSummary", "listing_hash"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with jitter for a failing source."""
+
+    base: float = 60.0
+    maximum: float = 6 * 3600.0
+    disable_after: float = 2 * 86400.0
+
+    def delay(
+        self, failures: int, *, retry_after: float | None = None, rng: random.Random | None = None
+    ) -> float:
+        rng = rng or random
+        step = min(self.maximum, self.base * 2 ** max(0, failures - 1))
+        delay = step * (0.75 + rng.random() * 0.5)  # ±25 %: failing sources don't sync up
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.maximum))
+        return delay
+
+
+@dataclass(slots=True)
+class PollSummary:
+    """What one poll of one source did, for ``marquee poll --once`` and logs."""
+
+    source: str
+    kind: str
+    fetched: int = 0
+    new: int = 0
+    updated: int = 0
+    closed: int = 0
+    details: int = 0
+    baseline: bool = False
+    not_modified: bool = False
+    skipped: str | None = None
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+    queued: int = 0
+    seconds: float = 0.0
+    events: list[PostingEvent | StoryEvent] = field(default_factory=list, repr=False)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "fetched": self.fetched,
+            "new": self.new,
+            "updated": self.updated,
+            "closed": self.closed,
+            "details_fetched": self.details,
+            "baseline": self.baseline,
+            "not_modified": self.not_modified,
+            "skipped": self.skipped,
+            "error": self.error,
+            "warnings": list(self.warnings),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def listing_hash(posting: Posting) -> str:
+    """A fingerprint of what the listing shows about a posting: when it changes, the
+    posting's detail is fetched again and its enrichment redone."""
+    pay = posting.pay
+    parts = [
+        posting.title,
+        posting.location,
+        posting.url,
+        posting.department,
+        str(posting.remote),
+        posting.description,
+        json.dumps([pay.min, pay.max, pay.currency, pay.period, pay.kind, pay.text]) if pay else "",
+        json.dumps(dict(posting.extra), sort_keys=True, default=str),
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Pipeline:
+    """Polls sources into the store. One instance per process, shared by all sources."""
+
+    def __init__(
+        self,
+        store: Store,
+        http: HttpClient,
+        *,
+        enrich: EnrichSettings,
+        backoff: Backoff | None = None,
+        router: Callable[[], Router | None] | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.store = store
+        self.http = http
+        self.enrich = enrich
+        self.backoff = backoff or Backoff()
+        self._router = router or (lambda: None)
+        self._clock = clock
+
+    async def poll(
+        self,
+        source: Source,
+        *,
+        backfill: bool = False,
+        force: bool = True,
+        route: Router | None = None,
+    ) -> PollSummary:
+        """Poll one source once. ``force=False`` respects its backoff and disabling."""
+        cfg = source.config
+        summary = PollSummary(cfg.name, cfg.kind)
+        started = time.perf_counter()
+        now = self._clock()
+        state = await self.store.source_state(cfg.name)
+        if not force and state is not None:
+            if state.disabled_reason:
+                summary.skipped = f"disabled: {state.disabled_reason}"
+                return summary
+            if state.next_attempt and state.next_attempt > now:
+                summary.skipped = f"backing off until {state.next_attempt:%Y-%m-%d %H:%M} UTC"
+                return summary
+        baseline = not backfill and not (state and state.baseline_done)
+        summary.baseline = baseline
+        route = route if route is not None else self._router()
+        ctx = PollContext(self.http, dict(await self.store.validators(cfg.name)))
+        try:
+            fetched = await source.fetch(ctx)
+            summary.warnings = fetched.warnings
+            if fetched.not_modified:
+                summary.not_modified = True
+                events = await self.store.apply_not_modified(cfg.name, at=now, route=route)
+                count = state.item_count if state else 0
+            elif fetched.stories:
+                events = await self._stories(source, fetched.stories, now, baseline, route)
+                count = summary.fetched = len(fetched.stories)
+            else:
+                events = await self._postings(
+                    source, ctx, fetched.postings, now, baseline, route, summary
+                )
+                count = summary.fetched = len(fetched.postings)
+        except SourceError as err:
+            summary.error = str(err)
+            summary.seconds = time.perf_counter() - started
+            await self._failed(cfg.name, err, now, state)
+            return summary
+        await self.store.poll_succeeded(
+            cfg.name, at=now, validators=ctx.validators, item_count=count, warnings=summary.warnings
+        )
+        for event in events:
+            if event.kind == "new":
+                summary.new += 1
+            elif event.kind == "updated":
+                summary.updated += 1
+            elif event.kind == "closed":
+                summary.closed += 1
+        summary.events = list(events)
+        summary.seconds = time.perf_counter() - started
+        log.info(
+            "polled %s: %d fetched, %d new, %d updated, %d closed%s",
+            cfg.name,
+            summary.fetched,
+            summary.new,
+            summary.updated,
+            summary.closed,
+            " (baseline)" if baseline else "",
+        )
+        return summary
+
+    async def _postings(
+        self,
+        source: Source,
+        ctx: PollContext,
+        postings: Sequence[Posting],
+        now: datetime,
+        baseline: bool,
+        route: Router | None,
+        summary: PollSummary,
+    ) -> list[PostingEvent]:
+        name = source.config.name
+        known = await self.store.known_listing_hashes(name)
+        hashes: dict[str, str] = {}
+        changed: list[Posting] = []
+        unchanged: list[str] = []
+        for posting in _dedupe(postings):
+            h = listing_hash(posting)
+            if known.get(posting.external_id) == h:
+                unchanged.append(posting.external_id)
+            else:
+                hashes[posting.external_id] = h
+                changed.append(posting)
+        if changed:
+            summary.details = len(changed)
+            changed = await source.details(ctx, changed)
+        enriched = [enrich_posting(_with_company(p, source), self.enrich) for p in changed]
+        return await self.store.apply_postings(
+            name,
+            enriched,
+            unchanged=unchanged,
+            listing_hashes=hashes,
+            at=now,
+            baseline=baseline,
+            route=route,
+        )
+
+    async def _stories(self, source: Source, stories, now, baseline, route):
+        from bot.enrich.news import score_story
+
+        scored = [score_story(s) for s in stories]
+        return await self.store.apply_stories(
+            source.config.name, scored, at=now, baseline=baseline, route=route
+        )
+
+    async def _failed(
+        self, name: str, err: SourceError, now: datetime, state: SourceState | None
+    ) -> None:
+        failures = (state.failure_count if state else 0) + 1
+        retry_after = err.retry_after if isinstance(err, RateLimited) else None
+        delay = self.backoff.delay(failures, retry_after=retry_after)
+        new_state = await self.store.poll_failed(
+            name, at=now, error=str(err), next_attempt=now + timedelta(seconds=delay)
+        )
+        log.warning(
+            "source %s failed (%d in a row, next try in %.0fs): %s",
+            name,
+            new_state.failure_count,
+            delay,
+            err,
+        )
+        since = new_state.last_success
+        if since is not None and (now - since).total_seconds() > self.backoff.disable_after:
+            reason = f"failing since {since:%Y-%m-%d %H:%M} UTC: {err}"
+            await self.store.set_source_disabled(name, reason)
+            log.error("source %s disabled: %s", name, reason)
+
+    async def poll_many(
+        self,
+        sources: Sequence[Source],
+        *,
+        backfill: bool = False,
+        force: bool = True,
+        concurrency: int = 8,
+    ) -> list[PollSummary]:
+        """Poll several sources concurrently; one failing never affects the others."""
+        limit = asyncio.Semaphore(concurrency)
+        route = self._router()
+
+        async def one(src: Source) -> PollSummary:
+            async with limit:
+                return await self.poll(src, backfill=backfill, force=force, route=route)
+
+        return list(await asyncio.gather(*(one(s) for s in sources)))
+
+
+def _dedupe(postings: Sequence[Posting]) -> list[Posting]:
+    """One posting per external id (a board listing the same job twice keeps the first)."""
+    seen: set[str] = set()
+    out = []
+    for p in postings:
+        if p.external_id not in seen:
+            seen.add(p.external_id)
+            out.append(p)
+    return out
+
+
+def _with_company(posting: Posting, source: Source) -> Posting:
+    if posting.company:
+        return posting
+    return replace(posting, company=source.config.company or source.config.name)

@@ -1,0 +1,1 @@
+"""Renderers: a neutral Reply to each platform's payload, inside its limits."""
