@@ -121,14 +121,15 @@ class Pipeline:
         *,
         enrich: EnrichSettings,
         backoff: Backoff | None = None,
-        router: Callable[[], Router | None] | None = None,
+        router_source: Callable[[], Router | None] | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.store = store
         self.http = http
         self.enrich = enrich
         self.backoff = backoff or Backoff()
-        self._router = router or (lambda: None)
+        #: where the current router comes from (the app rebuilds it each cycle)
+        self.router_source: Callable[[], Router | None] = router_source or (lambda: None)
         self._clock = clock
 
     async def poll(
@@ -154,7 +155,7 @@ class Pipeline:
                 return summary
         baseline = not backfill and not (state and state.baseline_done)
         summary.baseline = baseline
-        route = route if route is not None else self._router()
+        route = route if route is not None else self.router_source()
         ctx = PollContext(self.http, dict(await self.store.validators(cfg.name)))
         try:
             fetched = await source.fetch(ctx)
@@ -275,7 +276,7 @@ class Pipeline:
     ) -> list[PollSummary]:
         """Poll several sources concurrently; one failing never affects the others."""
         limit = asyncio.Semaphore(concurrency)
-        route = self._router()
+        route = self.router_source()
 
         async def one(src: Source) -> PollSummary:
             async with limit:
