@@ -78,3 +78,10 @@ class CommandSpec:
     personal: bool = False
     handler: Handler | None = field(default=None, compare=False)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: options that bare words fill, in order, in command text (Slack, console):
+    #: ``/ailistings netflix`` -> ``company="netflix"``; see ``handlers.parse_text_args``
+    positional: tuple[str, ...] = ()
+
+    def option(self, name: str) -> Option | None:
+        """The declared option called ``name``, if any."""
+        return next((o for o in self.options if o.name == name), None)
