@@ -1,0 +1,272 @@
+"""Eightfold career sites (Netflix's explore.jobs.netflix.net and others), "apply v2" API.
+
+The listing pages by ``start``, ten at a time whatever ``num`` asks for::
+
+    GET {base}/api/apply/v2/jobs?domain={domain}&start=N&num=10
+    ->  {"positions": [{"id", "name", "location", "locations", "department",
+         "business_unit", "t_create", "t_update" (epoch seconds), "ats_job_id",
+         "display_job_id", "work_location_option", "canonicalPositionUrl",
+         "isPrivate"?, "job_description": ""}, ...], "count": 609, ...}
+
+``count`` is not to be trusted, so paging goes on until a short page (or a page with
+nothing new, or the page cap). ``domain`` is required; a wrong one, or a tenant moved to
+Eightfold's newer "PCSX" site, answers ``{"message": "Not authorized for PCSX"}``
+instead of positions, which is reported as such.
+
+The listing leaves ``job_description`` empty, so :meth:`EightfoldSource.details` fetches
+``GET {base}/api/apply/v2/jobs/{id}?domain={domain}``: the same position, with the
+description as HTML. Pay is read later from that text (Netflix states total
+compensation: "The overall market range for roles in this area of Netflix is typically
+$X - $Y ... based on total compensation (vs. only base salary)").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from bot.errors import ConfigError, ParseError, RateLimited, SourceError
+from bot.models import Posting
+from bot.sources.base import Fetched, PollContext, SourceConfig
+from bot.text import html_to_text, normalize_space
+
+__all__ = ["EightfoldSource"]
+
+log = logging.getLogger(__name__)
+
+_PAGE_SIZE = 10  # the server's cap: a larger num still returns ten
+_MAX_PAGES = 300
+_DETAIL_CONCURRENCY = 4
+_ID = re.compile(r"^\d{1,20}$")
+_HOST = re.compile(r"^[A-Za-z0-9.-]+(:\d+)?$")
+_DOMAIN = re.compile(r"^[A-Za-z0-9.-]+$")
+_REMOTE = {"remote", "remote_local", "remote_global", "fully remote"}
+_NOT_REMOTE = {"onsite", "on-site", "hybrid", "office"}
+# 2000-01-01 .. 2100-01-01: anything else is not a posting date
+_EPOCH_RANGE = (946_684_800, 4_102_444_800)
+
+
+class EightfoldSource:
+    """An Eightfold career site: options ``host`` and ``domain`` (e.g. ``netflix.com``)."""
+
+    kind: ClassVar[str] = "eightfold"
+    required_options: ClassVar[tuple[str, ...]] = ("host", "domain")
+    optional_options: ClassVar[tuple[str, ...]] = ()
+    default_base_url: ClassVar[str] = ""  # https://{host}
+
+    def __init__(self, config: SourceConfig) -> None:
+        self.config = config
+        host = re.sub(r"^https?://", "", _option(config, "host")).rstrip("/")
+        if not _HOST.match(host):
+            raise ConfigError(
+                f"sources.{config.name}.host",
+                f"expected a host name such as 'explore.jobs.netflix.net', got {host!r}",
+            )
+        domain = _option(config, "domain")
+        if not _DOMAIN.match(domain):
+            raise ConfigError(
+                f"sources.{config.name}.domain",
+                f"expected a domain such as 'netflix.com', got {domain!r}",
+            )
+        self.host = host
+        self.domain = domain
+        self.base_url = (config.base_url or f"https://{host}").rstrip("/")
+        self.api = f"{self.base_url}/api/apply/v2/jobs"
+        self.company = config.company or config.name
+
+    async def fetch(self, ctx: PollContext) -> Fetched:
+        """Page until a short page; ``not_modified`` only when every page was."""
+        postings: dict[str, Posting] = {}
+        warnings: list[str] = []
+        unchanged = True
+        start = 0
+        for _ in range(_MAX_PAGES):
+            body, same = await self._page(ctx, start)
+            unchanged = unchanged and same
+            entries = _positions(body, start)
+            repeated = 0
+            for index, entry in enumerate(entries, start=start):
+                try:
+                    posting = self._posting(entry)
+                except ValueError as err:
+                    warnings.append(f"eightfold {self.host}: position {index} skipped: {err}")
+                    continue
+                if posting is None:
+                    continue
+                if posting.external_id in postings:
+                    repeated += 1
+                    continue
+                postings[posting.external_id] = posting
+            start += _PAGE_SIZE
+            if len(entries) < _PAGE_SIZE:
+                break
+            if repeated == len(entries):
+                # A server that ignores ``start`` would otherwise be paged forever.
+                warnings.append(
+                    f"eightfold {self.host}: the page at start={start - _PAGE_SIZE} repeated "
+                    "earlier positions; stopped paging"
+                )
+                break
+        else:
+            warnings.append(
+                f"eightfold {self.host}: stopped after {_MAX_PAGES} pages; "
+                "the listing may be incomplete"
+            )
+        if unchanged:
+            return Fetched(not_modified=True)
+        return Fetched(postings=tuple(postings.values()), warnings=tuple(warnings))
+
+    async def details(self, ctx: PollContext, postings: Sequence[Posting]) -> list[Posting]:
+        """Fill each posting's description from its position document."""
+        limiter = asyncio.Semaphore(_DETAIL_CONCURRENCY)
+        stop = asyncio.Event()  # set on 429: ask no more of a host that asked us to wait
+
+        async def one(posting: Posting) -> Posting:
+            async with limiter:
+                if stop.is_set():
+                    return posting
+                try:
+                    return await self._detail(ctx, posting)
+                except RateLimited as err:
+                    stop.set()
+                    log.warning(
+                        "eightfold %s: detail rate limited, later ones skipped: %s",
+                        self.config.name,
+                        err,
+                    )
+                except SourceError as err:
+                    log.warning(
+                        "eightfold %s: detail for %s failed: %s",
+                        self.config.name,
+                        posting.external_id,
+                        err,
+                    )
+                return posting
+
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(p)) for p in postings]
+        return [t.result() for t in tasks]
+
+    # -- listing ---------------------------------------------------------------------
+    async def _page(self, ctx: PollContext, start: int) -> tuple[Any, bool]:
+        params = {"domain": self.domain, "start": start, "num": _PAGE_SIZE}
+        resp = await ctx.get(self.api, params=params, conditional=True)
+        if resp.not_modified and not resp.content:
+            # A bodiless 304: paging needs the page itself, so ask once more plainly.
+            return (await ctx.get(self.api, params=params)).json(), True
+        return resp.json(), resp.not_modified
+
+    def _posting(self, entry: object) -> Posting | None:
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"expected an object, got {type(entry).__name__}")
+        raw_id = entry.get("id")
+        if isinstance(raw_id, int) and not isinstance(raw_id, bool):
+            raw_id = str(raw_id)
+        if not isinstance(raw_id, str) or not _ID.match(raw_id):
+            raise ValueError(f"id {str(raw_id)[:40]!r} is not a position id")
+        title = _text(entry.get("name")) or _text(entry.get("posting_name"))
+        if not title:
+            raise ValueError("no name")
+        if entry.get("isPrivate") is True:
+            return None  # a private position has no public page to alert about
+        places = entry.get("locations")
+        names = [_place(p) for p in places] if isinstance(places, list) else []
+        names = [n for n in dict.fromkeys(names) if n] or [_place(entry.get("location"))]
+        location = "; ".join(n for n in names if n)
+        option = _text(entry.get("work_location_option"))
+        ats_id = _text(entry.get("ats_job_id")) or _text(entry.get("display_job_id"))
+        extra = {
+            "ats_job_id": ats_id,
+            "t_update": _text(str(entry.get("t_update") or "")),
+            "work_location_option": option,
+        }
+        return Posting(
+            source=self.config.name,
+            external_id=raw_id,
+            company=self.company,
+            title=title,
+            url=self._public_url(entry.get("canonicalPositionUrl"), raw_id),
+            location=location,
+            remote=_remote(option),
+            department=_text(entry.get("department")) or _text(entry.get("business_unit")),
+            posted_at=_epoch(entry.get("t_create")),
+            extra={k: v for k, v in extra.items() if v},
+        )
+
+    def _public_url(self, value: object, position_id: str) -> str:
+        url = _text(value)
+        if url.startswith(("https://", "http://")):
+            return url
+        if url.startswith("/") and not url.startswith("//"):
+            return f"https://{self.host}{url}"
+        return f"https://{self.host}/careers/job/{position_id}"
+
+    # -- detail ----------------------------------------------------------------------
+    async def _detail(self, ctx: PollContext, posting: Posting) -> Posting:
+        if not _ID.match(posting.external_id):
+            return posting
+        resp = await ctx.get(f"{self.api}/{posting.external_id}", params={"domain": self.domain})
+        data = resp.json()
+        if not isinstance(data, Mapping):
+            raise ParseError(f"eightfold detail {posting.external_id}: expected an object")
+        markup = data.get("job_description")
+        if not isinstance(markup, str) or not markup.strip():
+            message = _text(data.get("message"))
+            raise ParseError(
+                f"eightfold detail {posting.external_id}: no job_description"
+                + (f" (the server says {message[:200]!r})" if message else "")
+            )
+        return replace(posting, description=html_to_text(markup) or posting.description)
+
+
+def _positions(body: object, start: int) -> list[Any]:
+    if not isinstance(body, Mapping):
+        raise ParseError(f"eightfold listing at start={start}: expected an object")
+    entries = body.get("positions")
+    if not isinstance(entries, list):
+        message = _text(body.get("message"))
+        if message:
+            raise ParseError(
+                f"eightfold listing refused: {message[:200]!r} (check the domain option; "
+                "a site moved to Eightfold's PCSX pages no longer serves this API)"
+            )
+        raise ParseError(f"eightfold listing at start={start}: no positions array")
+    return entries
+
+
+def _option(config: SourceConfig, key: str) -> str:
+    value = config.option(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"sources.{config.name}.{key}", "required: a non-empty string")
+    return value.strip()
+
+
+def _text(value: object) -> str:
+    return normalize_space(value) if isinstance(value, str) else ""
+
+
+def _place(value: object) -> str:
+    # Eightfold writes "Los Angeles,California,United States of America".
+    return ", ".join(p.strip() for p in _text(value).split(",") if p.strip())
+
+
+def _remote(option: str) -> bool | None:
+    kind = option.strip().lower()
+    if kind in _REMOTE:
+        return True
+    if kind in _NOT_REMOTE:
+        return False
+    return None
+
+
+def _epoch(value: object) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not _EPOCH_RANGE[0] <= value < _EPOCH_RANGE[1]:
+        return None
+    return datetime.fromtimestamp(value, UTC)
