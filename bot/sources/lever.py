@@ -1,0 +1,303 @@
+"""Lever postings: ``GET /v0/postings/{site}?mode=json&skip=N&limit=M``.
+
+The answer is a JSON array of postings (https://github.com/lever/postings-api).
+Accounts on Lever's EU instance are served by ``api.eu.lever.co``: set ``region =
+"eu"`` or a ``base_url``. ``createdAt`` is when the requisition was created, not when
+the posting went up, so it is kept in ``extra`` and never used as ``posted_at``.
+
+Paging and conditional GET: each page is asked conditionally. A 304 carries no body,
+so when one page changed and another answered 304, the 304 page is fetched again
+unconditionally; and a 304 page is followed by the next one only if the last
+successful poll fetched that next page (its validator is still remembered). The
+validators of pages past the end are forgotten, so a board that shrank does not make
+later polls walk stale pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from bot.errors import ConfigError, ParseError
+from bot.http import Response
+from bot.models import Period, Posting, Salary
+from bot.sources.base import Fetched, PollContext, SourceConfig
+from bot.text import html_to_text, normalize_space
+
+__all__ = ["LeverSource"]
+
+_REGIONS = {
+    "global": "https://api.lever.co",
+    "us": "https://api.lever.co",
+    "eu": "https://api.eu.lever.co",
+}
+_HOSTED = {
+    "global": "https://jobs.lever.co",
+    "us": "https://jobs.lever.co",
+    "eu": "https://jobs.eu.lever.co",
+}
+_INTERVALS: dict[str, Period] = {
+    "per-hour-wage": "hour",
+    "per-day-wage": "day",
+    "per-week-salary": "week",
+    "per-month-salary": "month",
+    "per-year-salary": "year",
+}
+_WORKPLACE = {"remote": True, "hybrid": False, "on-site": False, "onsite": False}
+_REMOTE = re.compile(r"\bremote\b", re.IGNORECASE)
+_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+_OTE = re.compile(r"\bOTE\b|on[- ]target earnings", re.IGNORECASE)
+
+
+class LeverSource:
+    """One Lever site (the name in ``jobs.lever.co/<site>``)."""
+
+    kind: ClassVar[str] = "lever"
+    required_options: ClassVar[tuple[str, ...]] = ("site",)
+    optional_options: ClassVar[tuple[str, ...]] = ("region",)
+    default_base_url: ClassVar[str] = "https://api.lever.co"
+    #: postings asked per page; Lever has no documented maximum, 100 keeps pages small
+    page_size: int = 100
+    #: a safety stop: 100 pages of 100 is far beyond any real board
+    max_pages: int = 100
+
+    def __init__(self, config: SourceConfig) -> None:
+        self.config = config
+        self.site = _option(config, "site")
+        region = config.option("region", "global")
+        if not isinstance(region, str) or region.strip().lower() not in _REGIONS:
+            raise ConfigError(
+                f"sources.{config.name}.region",
+                f"expected one of {', '.join(sorted(_REGIONS))}, got {region!r}",
+            )
+        self.region = region.strip().lower()
+        self.company = config.company or _company_from_name(config.name)
+        self.base_url = (config.base_url or _REGIONS[self.region]).rstrip("/")
+
+    def page_url(self, skip: int) -> str:
+        """The URL of the page starting at ``skip`` (also its validator key)."""
+        site = quote(self.site, safe="")
+        return f"{self.base_url}/v0/postings/{site}?mode=json&skip={skip}&limit={self.page_size}"
+
+    async def fetch(self, ctx: PollContext) -> Fetched:
+        """Fetch every page; an unchanged board (all pages unchanged) is not parsed."""
+        pages: list[tuple[str, Response, list[Any] | None]] = []
+        warnings: list[str] = []
+        skip = 0
+        while True:
+            url = self.page_url(skip)
+            response = await ctx.get(url, conditional=True)
+            items = None if response.status == 304 else await asyncio.to_thread(_items, response)
+            pages.append((url, response, items))
+            if items is not None:
+                if len(items) < self.page_size:
+                    break
+            elif self.page_url(skip + self.page_size) not in ctx.validators:
+                break  # identical to last time, and last time the board ended here
+            skip += self.page_size
+            if len(pages) >= self.max_pages:
+                warnings.append(f"stopped after {len(pages)} pages of {self.page_size}")
+                break
+        self._forget_pages_after(skip, ctx)
+        if all(response.not_modified for _, response, _ in pages):
+            return Fetched(not_modified=True)
+        items_all: list[Any] = []
+        for url, _response, items in pages:
+            if items is None:  # a 304 among changed pages: its body is needed now
+                items = await asyncio.to_thread(_items, await ctx.get(url))
+            items_all.extend(items)
+        return await asyncio.to_thread(self._parse, items_all, warnings)
+
+    async def details(self, ctx: PollContext, postings: Sequence[Posting]) -> list[Posting]:
+        """The listing already carries description and pay: nothing more to fetch."""
+        return list(postings)
+
+    def _forget_pages_after(self, skip: int, ctx: PollContext) -> None:
+        later = skip + self.page_size
+        while (key := self.page_url(later)) in ctx.validators:
+            del ctx.validators[key]
+            later += self.page_size
+
+    # -- parsing ------------------------------------------------------------------
+    def _parse(self, items: list[Any], warnings: list[str]) -> Fetched:
+        postings: list[Posting] = []
+        seen: set[str] = set()
+        for index, item in enumerate(items):
+            try:
+                posting = self._posting(item)
+            except ParseError as err:
+                warnings.append(f"posting #{index} skipped: {err}")
+                continue
+            # A posting can move to the next page while we page: keep its first copy.
+            if posting.external_id not in seen:
+                seen.add(posting.external_id)
+                postings.append(posting)
+        return Fetched(postings=tuple(postings), warnings=tuple(warnings))
+
+    def _posting(self, item: object) -> Posting:
+        if not isinstance(item, dict):
+            raise ParseError(f"expected an object, got {type(item).__name__}")
+        posting_id = item.get("id")
+        if not isinstance(posting_id, str) or not posting_id.strip():
+            raise ParseError(f"missing or invalid 'id' ({posting_id!r})")
+        posting_id = posting_id.strip()
+        title = _clean(item.get("text"))
+        if not title:
+            raise ParseError(f"posting {posting_id} has no title ('text')")
+        categories = item.get("categories")
+        if not isinstance(categories, dict):
+            categories = {}
+        location = _location(categories)
+        url = item.get("hostedUrl")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            url = f"{_HOSTED[self.region]}/{quote(self.site, safe='')}/{quote(posting_id)}"
+        extra = {
+            key: value
+            for key, value in (
+                ("commitment", _clean(categories.get("commitment"))),
+                ("apply_url", _clean(item.get("applyUrl"))),
+                ("requisition_created", _epoch_ms(item.get("createdAt"))),
+            )
+            if value
+        }
+        return Posting(
+            source=self.config.name,
+            external_id=posting_id,
+            company=self.company,
+            title=title,
+            url=url.strip(),
+            location=location,
+            remote=_remote(item.get("workplaceType"), location, title),
+            department=" / ".join(_unique(categories.get("department"), categories.get("team"))),
+            description=_description(item),
+            posted_at=None,  # see the module docstring: createdAt is the requisition's
+            pay=_pay(item.get("salaryRange"), item),
+            extra=extra,
+        )
+
+
+def _items(response: Response) -> list[Any]:
+    data = response.json()
+    if not isinstance(data, list):
+        got = f"an object with keys {sorted(data)[:5]}" if isinstance(data, dict) else None
+        raise ParseError(
+            f"lever: expected a JSON array of postings, got {got or type(data).__name__}"
+        )
+    return data
+
+
+def _pay(salary: object, item: dict[str, Any]) -> Salary | None:
+    """``salaryRange`` {min, max, currency, interval} as stated; none for ``one-time``
+    or an interval Lever has not documented (the text parser then reads the posting)."""
+    if not isinstance(salary, dict):
+        return None
+    period = _INTERVALS.get(str(salary.get("interval") or "").strip().lower())
+    currency = salary.get("currency")
+    if period is None or not isinstance(currency, str) or not _CURRENCY.match(currency.strip()):
+        return None
+    low, high = _amount(salary.get("min")), _amount(salary.get("max"))
+    if low is None and high is None:
+        return None
+    if low is not None and high is not None and low > high:
+        low, high = high, low
+    note = _plain(item, "salaryDescription")
+    figures = " – ".join(_money(v) for v in (low, high) if v is not None)
+    text = f"{figures} {currency.strip().upper()} per {period}"
+    return Salary(
+        min=low,
+        max=high,
+        currency=currency.strip().upper(),
+        period=period,
+        kind="ote" if _OTE.search(note) else "base",
+        text=f"{text} ({note})" if note else text,
+    )
+
+
+def _description(item: dict[str, Any]) -> str:
+    """Opening and body, the extra lists (requirements, benefits), the closing part and
+    the salary note: everything the hosted posting page shows, as plain text."""
+    parts = [_plain(item, "description")]
+    lists = item.get("lists")
+    if isinstance(lists, list):
+        for entry in lists:
+            if not isinstance(entry, dict):
+                continue
+            heading = _clean(entry.get("text"))
+            content = entry.get("content")
+            body = html_to_text(content) if isinstance(content, str) else ""
+            parts.append("\n".join(p for p in (heading, body) if p))
+    parts.append(_plain(item, "additional"))
+    parts.append(_plain(item, "salaryDescription"))
+    return "\n\n".join(p for p in parts if p)
+
+
+def _plain(item: dict[str, Any], field: str) -> str:
+    """A field's HTML as text, else its ``...Plain`` twin."""
+    markup = item.get(field)
+    if isinstance(markup, str) and markup.strip():
+        return html_to_text(markup)
+    plain = item.get(f"{field}Plain")
+    return normalize_space(plain) if isinstance(plain, str) else ""
+
+
+def _location(categories: dict[str, Any]) -> str:
+    every = categories.get("allLocations")
+    names = _unique(*every) if isinstance(every, list) else []
+    return "; ".join(names) or _clean(categories.get("location"))
+
+
+def _remote(workplace: object, location: str, title: str) -> bool | None:
+    if isinstance(workplace, str) and workplace.strip().lower() in _WORKPLACE:
+        return _WORKPLACE[workplace.strip().lower()]
+    if _REMOTE.search(location) or _REMOTE.search(title):
+        return True
+    return None  # "unspecified" or missing
+
+
+def _epoch_ms(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return ""
+    try:
+        return datetime.fromtimestamp(value / 1000, UTC).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return ""
+
+
+def _amount(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return None
+    return float(value)
+
+
+def _money(value: float) -> str:
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+
+
+def _unique(*values: object) -> list[str]:
+    out: list[str] = []
+    for value in values:
+        text = _clean(value)
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def _clean(value: object) -> str:
+    return " ".join(value.split()) if isinstance(value, str) else ""
+
+
+def _option(config: SourceConfig, key: str) -> str:
+    value = config.option(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"sources.{config.name}.{key}", "required: a non-empty string")
+    return value.strip()
+
+
+def _company_from_name(name: str) -> str:
+    """ "hugging-face" -> "Hugging Face": a readable default when no company is set."""
+    words = [w for w in re.split(r"[-_.\s]+", name) if w]
+    return " ".join(w[:1].upper() + w[1:] for w in words) or name
