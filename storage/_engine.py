@@ -1,0 +1,78 @@
+"""Creating the async engine, with the per-engine settings Marquee relies on.
+
+SQLite (aiosqlite): WAL so readers never wait for the poller's writes, a busy timeout so
+a second writer waits instead of failing at once, foreign keys on. SQLAlchemy emits
+``BEGIN`` itself (the driver's legacy transaction control is off): a transaction that
+writes starts with ``BEGIN IMMEDIATE``, taking the write lock up front, because a
+read-then-write transaction that upgrades its lock late fails with "database is locked"
+without waiting for the busy timeout. Read-only queries run on :func:`reader` and start a
+plain deferred ``BEGIN``, so they never queue behind a writer.
+
+PostgreSQL (asyncpg): a pinged pool, so a connection lost while idle is replaced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+__all__ = ["BUSY_TIMEOUT_MS", "create_engine", "reader"]
+
+BUSY_TIMEOUT_MS = 5000
+
+# Execution option naming a read-only transaction (see the module docstring).
+_READ_ONLY = "marquee_read_only"
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An :class:`AsyncEngine` for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``)."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.get_driver_name() != "aiosqlite":
+            parsed = parsed.set(drivername="sqlite+aiosqlite")
+        engine = create_async_engine(parsed, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "asyncpg":
+            parsed = parsed.set(drivername="postgresql+asyncpg")
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_async_engine(parsed, **kwargs)
+    raise ValueError(
+        f"unsupported database URL scheme {parsed.drivername!r} (sqlite or postgresql)"
+    )
+
+
+def reader(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine (same pool), marked so its transactions only read."""
+    return engine.execution_options(**{_READ_ONLY: True})
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy's documented recipe: let it emit BEGIN (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            # Durable against a killed process in WAL mode; only an OS crash or power
+            # loss can drop the last commits. Saves an fsync per transaction.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(_READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,55 @@
+"""Applying the Alembic migrations, from code, at start-up and for ``marquee db upgrade``.
+
+The migrations ship inside the package (``storage/migrations``), so they are found from
+this file's location, never from the working directory, and no ``alembic.ini`` is read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import NullPool
+
+from storage._engine import create_engine
+from storage._errors import storage_errors
+
+__all__ = ["MIGRATIONS_DIR", "upgrade", "upgrade_engine"]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Several instances starting at once on one PostgreSQL (issue 9) take turns: the first
+# migrates, the others then find the schema at head. Any constant works; this is "Marq".
+_PG_LOCK_KEY = 0x4D617271
+
+
+@storage_errors
+async def upgrade(url: str) -> str | None:
+    """Bring the database at ``url`` to the newest schema; returns the revision it is at."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        return await upgrade_engine(engine)
+    finally:
+        await engine.dispose()
+
+
+async def upgrade_engine(engine: AsyncEngine) -> str | None:
+    """Migrate through an existing engine (an in-memory SQLite lives only in its engine)."""
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        return await conn.run_sync(_upgrade)
+
+
+def _upgrade(connection: Connection) -> str | None:
+    config = Config()
+    # configparser would read a "%" in the install path as interpolation
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+    return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,643 @@
+"""Postings: the diff of each poll against what is stored, and the listings queries.
+
+The diff rules (issue 2, item 8; ARCHITECTURE "Data rules"):
+
+- a posting's identity is (source, external id);
+- **new**: never stored before; **updated**: its fingerprint (title, salary min, max,
+  currency, period) changed, or a closed posting reappeared ("reopened");
+- **closed**: absent from two consecutive successful polls (``miss_count`` reaches 2);
+- a source's baseline poll stores everything and reports nothing.
+
+Each poll's changes and the outbox entries its events route to are written in one
+transaction: an event is recorded exactly when its alerts are queued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+from sqlalchemy import (
+    ColumnElement,
+    bindparam,
+    case,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.models import AIMatch, Posting, PostingEvent, PostingStatus, Salary, StoredPosting
+from storage._base import Router, StoreBase, chunks
+from storage.schema import postings, source_state
+
+__all__ = ["PostingQueries", "SalaryStats", "company_key", "fingerprint"]
+
+# A posting is closed once it has been missing from this many consecutive successful polls.
+CLOSE_AFTER_MISSES = 2
+
+# last_seen of a posting that is merely still there is refreshed at most this often, so an
+# unchanged board costs no row writes (and no dead tuples on PostgreSQL) on most polls.
+LAST_SEEN_RESOLUTION = timedelta(minutes=10)
+
+# Query terms beyond this are ignored: each one is a LIKE over three columns.
+_MAX_QUERY_TERMS = 8
+
+
+class SalaryStats(NamedTuple):
+    """Top-of-range annual USD pay of one company's open postings."""
+
+    company: str
+    count: int
+    median: float
+    p90: float
+    max: float
+
+
+def company_key(name: str) -> str:
+    """The matching form of a company name: trimmed, single-spaced, lower case."""
+    return " ".join(name.split()).lower()
+
+
+def _title_key(title: str) -> str:
+    # Boards add and drop stray spaces and change case; neither is an update worth an alert.
+    return " ".join(title.split()).casefold()
+
+
+def _money(value: float | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+def _salary_key(salary: Salary | None) -> tuple[str | None, ...]:
+    if salary is None:
+        return (None, None, None, None)
+    return (_money(salary.min), _money(salary.max), salary.currency.upper(), salary.period)
+
+
+def fingerprint(title: str, salary: Salary | None) -> str:
+    """What defines "updated": the title and the pay range (min, max, currency, period)."""
+    data = json.dumps([_title_key(title), *_salary_key(salary)], separators=(",", ":"))
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def _effective_salary(posting: Posting) -> Salary | None:
+    # Enrichment sets ``salary``; a posting stored without enrichment still keeps the
+    # pay its API stated rather than losing it.
+    return posting.salary if posting.salary is not None else posting.pay
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _values(posting: Posting) -> dict[str, Any]:
+    salary = _effective_salary(posting)
+    ai = posting.ai
+    return {
+        "company": posting.company,
+        "company_key": company_key(posting.company),
+        "title": posting.title,
+        "url": posting.url,
+        "location": posting.location,
+        "remote": posting.remote,
+        "department": posting.department,
+        "description": posting.description,
+        "posted_at": posting.posted_at,
+        "extra": dict(posting.extra) if posting.extra else None,
+        "salary_min": _finite(salary.min) if salary else None,
+        "salary_max": _finite(salary.max) if salary else None,
+        "salary_currency": salary.currency if salary else None,
+        "salary_period": salary.period if salary else None,
+        "salary_kind": salary.kind if salary else None,
+        "salary_text": salary.text if salary else None,
+        "annual_usd_min": _finite(salary.annual_usd_min) if salary else None,
+        "annual_usd_max": _finite(salary.annual_usd_max) if salary else None,
+        "top_usd": _finite(salary.top_usd) if salary else None,
+        "ai_is": ai.is_ai if ai else None,
+        "ai_score": _finite(ai.score) if ai else None,
+        "ai_reasons": list(ai.reasons) if ai else None,
+        "fingerprint": fingerprint(posting.title, salary),
+    }
+
+
+def _posting(row: Any) -> Posting:
+    salary = None
+    if row.salary_currency is not None:
+        salary = Salary(
+            min=row.salary_min,
+            max=row.salary_max,
+            currency=row.salary_currency,
+            period=row.salary_period or "year",
+            kind=row.salary_kind or "base",
+            text=row.salary_text or "",
+            annual_usd_min=row.annual_usd_min,
+            annual_usd_max=row.annual_usd_max,
+        )
+    ai = None
+    if row.ai_is is not None:
+        ai = AIMatch(
+            is_ai=bool(row.ai_is),
+            score=row.ai_score if row.ai_score is not None else 0.0,
+            reasons=tuple(row.ai_reasons or ()),
+        )
+    return Posting(
+        source=row.source,
+        external_id=row.external_id,
+        company=row.company,
+        title=row.title,
+        url=row.url,
+        location=row.location,
+        remote=row.remote,
+        department=row.department,
+        description=row.description,
+        posted_at=row.posted_at,
+        extra=dict(row.extra or {}),
+        salary=salary,
+        ai=ai,
+    )
+
+
+def _stored(row: Any) -> StoredPosting:
+    return StoredPosting(
+        id=row.id,
+        posting=_posting(row),
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        status=row.status,
+        closed_at=row.closed_at,
+    )
+
+
+def _changes(old: Any, posting: Posting) -> tuple[str, ...]:
+    changes = []
+    if _title_key(old.title) != _title_key(posting.title):
+        changes.append("title")
+    new_salary = _salary_key(_effective_salary(posting))
+    old_salary = (
+        (None, None, None, None)
+        if old.salary_currency is None
+        else (
+            _money(old.salary_min),
+            _money(old.salary_max),
+            old.salary_currency.upper(),
+            old.salary_period,
+        )
+    )
+    if new_salary != old_salary:
+        changes.append("salary")
+    return tuple(changes)
+
+
+def _percentile(ordered: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    position = (len(ordered) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _company_filter(company: str | Sequence[str] | None) -> ColumnElement[bool] | None:
+    names = [company] if isinstance(company, str) else list(company or ())
+    keys = sorted({company_key(name) for name in names if name and name.strip()})
+    if not keys:
+        return None
+    return or_(postings.c.company_key.in_(keys), func.lower(postings.c.source).in_(keys))
+
+
+def _listing_filters(
+    *,
+    company: str | Sequence[str] | None,
+    min_usd: float | None,
+    query: str | None,
+    remote: bool | None,
+    ai_only: bool,
+    status: PostingStatus | None,
+    since: datetime | None,
+) -> list[ColumnElement[bool]]:
+    filters: list[ColumnElement[bool]] = []
+    if status is not None:
+        filters.append(postings.c.status == status)
+    if ai_only:
+        filters.append(postings.c.ai_is == true())
+    by_company = _company_filter(company)
+    if by_company is not None:
+        filters.append(by_company)
+    if min_usd is not None:
+        filters.append(postings.c.top_usd >= float(min_usd))
+    if remote is not None:
+        filters.append(postings.c.remote == remote)
+    if since is not None:
+        filters.append(postings.c.first_seen >= since)
+    # Every word must appear in the title, company or description; the words are bound
+    # parameters with LIKE's wildcards escaped, so "100%" means the text "100%".
+    for term in (query or "").split()[:_MAX_QUERY_TERMS]:
+        filters.append(
+            or_(
+                postings.c.title.icontains(term, autoescape=True),
+                postings.c.company.icontains(term, autoescape=True),
+                postings.c.description.icontains(term, autoescape=True),
+            )
+        )
+    return filters
+
+
+class PostingQueries(StoreBase):
+    # -- the diff ---------------------------------------------------------------------
+
+    async def known_listing_hashes(self, source: str) -> dict[str, str]:
+        """external id -> listing hash of the source's open postings (those that have one)."""
+        stmt = select(postings.c.external_id, postings.c.listing_hash).where(
+            postings.c.source == source,
+            postings.c.status == "open",
+            postings.c.listing_hash.is_not(None),
+        )
+        async with self._reader.connect() as conn:
+            return {row.external_id: row.listing_hash for row in await conn.execute(stmt)}
+
+    async def apply_postings(
+        self,
+        source: str,
+        fresh: Sequence[Posting],
+        *,
+        unchanged: Collection[str] = (),
+        listing_hashes: Mapping[str, str] | None = None,
+        at: datetime,
+        baseline: bool,
+        route: Router | None = None,
+    ) -> list[PostingEvent]:
+        """Store one successful poll of ``source`` and return what changed.
+
+        ``fresh`` are the (enriched) postings fetched in full; ``unchanged`` the external
+        ids the listing still shows but that were not re-fetched. Everything else open is
+        one poll closer to closing. ``route`` turns the events into outbox entries in
+        the same transaction. With ``baseline`` nothing is reported.
+        """
+        async with self._engine.begin() as conn:
+            events = await self._apply(
+                conn,
+                source,
+                fresh,
+                unchanged=unchanged,
+                listing_hashes=listing_hashes or {},
+                at=at,
+                not_modified=False,
+            )
+            # Any first successful apply ends the silent baseline, also a --backfill one.
+            await self._mark_baseline_done(conn, source)
+            if baseline:
+                return []
+            await self._route_in(conn, events, route, at=at)
+        return events
+
+    async def apply_not_modified(
+        self, source: str, *, at: datetime, route: Router | None = None
+    ) -> list[PostingEvent]:
+        """Store a poll whose listing is identical to the previous one (304 or same hash).
+
+        What the last listing showed is still there; what it lacked is missing once more,
+        so "absent twice" closes a posting even when the second poll is a 304.
+        """
+        async with self._engine.begin() as conn:
+            events = await self._apply(
+                conn, source, (), unchanged=(), listing_hashes={}, at=at, not_modified=True
+            )
+            await self._route_in(conn, events, route, at=at)
+        return events
+
+    async def _mark_baseline_done(self, conn: AsyncConnection, source: str) -> None:
+        stmt = self._insert(source_state).values(name=source, baseline_done=True)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[source_state.c.name],
+            set_={"baseline_done": True},
+            where=source_state.c.baseline_done == false(),
+        )
+        await conn.execute(stmt)
+
+    async def _apply(
+        self,
+        conn: AsyncConnection,
+        source: str,
+        fresh: Sequence[Posting],
+        *,
+        unchanged: Collection[str],
+        listing_hashes: Mapping[str, str],
+        at: datetime,
+        not_modified: bool,
+    ) -> list[PostingEvent]:
+        # What is stored for this source: the small columns only, in one query.
+        known = {
+            row.external_id: row
+            for row in await conn.execute(
+                select(
+                    postings.c.id,
+                    postings.c.external_id,
+                    postings.c.fingerprint,
+                    postings.c.status,
+                    postings.c.miss_count,
+                    postings.c.first_seen,
+                    postings.c.last_seen,
+                    postings.c.listing_hash,
+                ).where(postings.c.source == source)
+            )
+        }
+
+        # A board can list one id twice (Workable repeats a shortcode per location):
+        # the first occurrence wins.
+        by_id: dict[str, Posting] = {}
+        for posting in fresh:
+            if posting.source != source:
+                raise ValueError(f"posting {posting.key} passed to apply_postings({source!r})")
+            by_id.setdefault(posting.external_id, posting)
+
+        if not_modified:
+            present = {
+                ext for ext, row in known.items() if row.status == "open" and row.miss_count == 0
+            }
+        else:
+            present = {ext for ext in unchanged if ext in known and ext not in by_id}
+
+        # Rows whose previous state an event must show: before they are overwritten.
+        changing = [
+            known[ext].id
+            for ext, posting in by_id.items()
+            if ext in known
+            and (
+                known[ext].status != "open"
+                or known[ext].fingerprint != fingerprint(posting.title, _effective_salary(posting))
+            )
+        ]
+        previous = {row.id: row for row in await self._full_rows(conn, changing)}
+
+        events: list[PostingEvent] = []
+        if by_id:
+            events.extend(
+                await self._upsert(conn, source, by_id, known, previous, listing_hashes, at=at)
+            )
+
+        reopened = [known[ext].id for ext in present if known[ext].status != "open"]
+        await self._touch(conn, [known[ext] for ext in present], listing_hashes, at=at)
+
+        missing = [
+            row
+            for ext, row in known.items()
+            if row.status == "open" and ext not in by_id and ext not in present
+        ]
+        closing = [row.id for row in missing if row.miss_count + 1 >= CLOSE_AFTER_MISSES]
+        counting = [row.id for row in missing if row.miss_count + 1 < CLOSE_AFTER_MISSES]
+        for batch in chunks(counting):
+            await conn.execute(
+                update(postings)
+                .where(postings.c.id.in_(batch))
+                .values(miss_count=postings.c.miss_count + 1)
+            )
+        for batch in chunks(closing):
+            await conn.execute(
+                update(postings)
+                .where(postings.c.id.in_(batch))
+                .values(miss_count=postings.c.miss_count + 1, status="closed", closed_at=at)
+            )
+
+        after = {row.id: row for row in await self._full_rows(conn, reopened + closing)}
+        for row_id in reopened:
+            events.append(PostingEvent("updated", _stored(after[row_id]), changes=("reopened",)))
+        for row_id in closing:
+            events.append(PostingEvent("closed", _stored(after[row_id])))
+        return events
+
+    async def _upsert(
+        self,
+        conn: AsyncConnection,
+        source: str,
+        by_id: Mapping[str, Posting],
+        known: Mapping[str, Any],
+        previous: Mapping[int, Any],
+        listing_hashes: Mapping[str, str],
+        *,
+        at: datetime,
+    ) -> list[PostingEvent]:
+        rows = []
+        for ext, posting in by_id.items():
+            values = _values(posting)
+            values.update(
+                source=source,
+                external_id=ext,
+                listing_hash=listing_hashes.get(ext),
+                first_seen=at,
+                last_seen=at,
+                status="open",
+                closed_at=None,
+                miss_count=0,
+            )
+            rows.append(values)
+
+        ids: dict[str, int] = {}
+        for batch in chunks(rows):
+            stmt = self._insert(postings)
+            keep = {"id", "source", "external_id", "first_seen"}
+            set_ = {c.name: stmt.excluded[c.name] for c in postings.c if c.name not in keep}
+            # No hash given this time: keep the one stored.
+            set_["listing_hash"] = func.coalesce(
+                stmt.excluded.listing_hash, postings.c.listing_hash
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[postings.c.source, postings.c.external_id], set_=set_
+            ).returning(postings.c.id, postings.c.external_id)
+            for row in await conn.execute(stmt, list(batch)):
+                ids[row.external_id] = row.id
+
+        events = []
+        for ext, posting in by_id.items():
+            row = known.get(ext)
+            stored = StoredPosting(
+                id=ids[ext],
+                posting=posting,
+                first_seen=row.first_seen if row is not None else at,
+                last_seen=at,
+                status="open",
+            )
+            if row is None:
+                events.append(PostingEvent("new", stored))
+                continue
+            old = previous.get(row.id)
+            if old is None:
+                continue  # open and the fingerprint is the same: not an update
+            changes = _changes(old, posting)
+            if old.status != "open":
+                changes = ("reopened", *changes)
+            if changes:
+                events.append(PostingEvent("updated", stored, changes, previous=_posting(old)))
+        return events
+
+    async def _touch(
+        self,
+        conn: AsyncConnection,
+        rows: Iterable[Any],
+        listing_hashes: Mapping[str, str],
+        *,
+        at: datetime,
+    ) -> None:
+        """Mark listed-but-not-refetched postings as seen: only the rows that need it."""
+        stale = at - LAST_SEEN_RESOLUTION
+        ids = []
+        rehash = []
+        for row in rows:
+            if row.status != "open" or row.miss_count or row.last_seen <= stale:
+                ids.append(row.id)
+            new_hash = listing_hashes.get(row.external_id)
+            if new_hash is not None and new_hash != row.listing_hash:
+                rehash.append({"row_id": row.id, "listing_hash": new_hash})
+        for batch in chunks(ids):
+            await conn.execute(
+                update(postings)
+                .where(postings.c.id.in_(batch))
+                .values(last_seen=at, miss_count=0, status="open", closed_at=None)
+            )
+        if rehash:
+            await conn.execute(
+                update(postings)
+                .where(postings.c.id == bindparam("row_id"))
+                .values(listing_hash=bindparam("listing_hash")),
+                rehash,
+            )
+
+    async def _full_rows(self, conn: AsyncConnection, ids: Sequence[int]) -> list[Any]:
+        rows: list[Any] = []
+        for batch in chunks(ids):
+            rows.extend(await conn.execute(select(postings).where(postings.c.id.in_(batch))))
+        return rows
+
+    # -- queries ----------------------------------------------------------------------
+
+    async def listings(
+        self,
+        *,
+        company: str | Sequence[str] | None = None,
+        min_usd: float | None = None,
+        query: str | None = None,
+        remote: bool | None = None,
+        ai_only: bool = True,
+        status: PostingStatus | None = "open",
+        since: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[StoredPosting]:
+        """Postings matching the filters, highest top-of-range annual USD first (no pay
+        last), then newest."""
+        filters = _listing_filters(
+            company=company,
+            min_usd=min_usd,
+            query=query,
+            remote=remote,
+            ai_only=ai_only,
+            status=status,
+            since=since,
+        )
+        stmt = (
+            select(postings)
+            .where(*filters)
+            .order_by(
+                postings.c.top_usd.desc().nulls_last(),
+                postings.c.first_seen.desc(),
+                postings.c.id.desc(),
+            )
+            .limit(max(0, int(limit)))
+            .offset(max(0, int(offset)))
+        )
+        async with self._reader.connect() as conn:
+            return [_stored(row) for row in await conn.execute(stmt)]
+
+    async def count_listings(
+        self,
+        *,
+        company: str | Sequence[str] | None = None,
+        min_usd: float | None = None,
+        query: str | None = None,
+        remote: bool | None = None,
+        ai_only: bool = True,
+        status: PostingStatus | None = "open",
+        since: datetime | None = None,
+    ) -> int:
+        """How many postings :meth:`listings` would page through with these filters."""
+        filters = _listing_filters(
+            company=company,
+            min_usd=min_usd,
+            query=query,
+            remote=remote,
+            ai_only=ai_only,
+            status=status,
+            since=since,
+        )
+        stmt = select(func.count()).select_from(postings).where(*filters)
+        async with self._reader.connect() as conn:
+            return int(await conn.scalar(stmt) or 0)
+
+    async def posting(self, posting_id: int) -> StoredPosting | None:
+        """One stored posting by id."""
+        async with self._reader.connect() as conn:
+            row = (await conn.execute(select(postings).where(postings.c.id == posting_id))).first()
+        return _stored(row) if row is not None else None
+
+    async def salary_stats(
+        self, company: str | Sequence[str] | None = None, ai_only: bool = True
+    ) -> list[SalaryStats]:
+        """Per company, over open postings with pay: count, median, 90th percentile and
+        maximum of the top of the range in annual USD; highest median first."""
+        filters = [postings.c.status == "open", postings.c.top_usd.is_not(None)]
+        if ai_only:
+            filters.append(postings.c.ai_is == true())
+        by_company = _company_filter(company)
+        if by_company is not None:
+            filters.append(by_company)
+        stmt = select(postings.c.company_key, postings.c.company, postings.c.top_usd).where(
+            *filters
+        )
+        groups: dict[str, list[float]] = {}
+        names: dict[str, dict[str, int]] = {}
+        async with self._reader.connect() as conn:
+            for key, name, top in await conn.execute(stmt):
+                groups.setdefault(key, []).append(top)
+                spelled = names.setdefault(key, {})
+                spelled[name] = spelled.get(name, 0) + 1
+        stats = []
+        for key, values in groups.items():
+            values.sort()
+            # the spelling most postings use, e.g. "NVIDIA" over "Nvidia"
+            name = max(sorted(names[key]), key=lambda n: names[key][n])
+            stats.append(
+                SalaryStats(
+                    company=name,
+                    count=len(values),
+                    median=_percentile(values, 0.5),
+                    p90=_percentile(values, 0.9),
+                    max=values[-1],
+                )
+            )
+        stats.sort(key=lambda s: (-s.median, s.company.lower()))
+        return stats
+
+    async def companies(self, prefix: str = "", limit: int = 25) -> list[str]:
+        """Company names with open postings for autocomplete: those starting with
+        ``prefix`` first, then those containing it."""
+        key = company_key(prefix)
+        name = func.max(postings.c.company)
+        stmt = select(name).where(postings.c.status == "open").group_by(postings.c.company_key)
+        if key:
+            starts = postings.c.company_key.startswith(key, autoescape=True)
+            stmt = stmt.where(postings.c.company_key.contains(key, autoescape=True)).order_by(
+                case((starts, 0), else_=1), postings.c.company_key
+            )
+        else:
+            stmt = stmt.order_by(postings.c.company_key)
+        stmt = stmt.limit(max(0, int(limit)))
+        async with self._reader.connect() as conn:
+            return [row[0] for row in await conn.execute(stmt)]

@@ -1,0 +1,174 @@
+"""Source health, conditional-GET memory and polling leases (table ``source_state``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+
+from bot.http import Validator
+from bot.models import SourceState
+from storage._base import StoreBase
+from storage.schema import source_state
+
+__all__ = ["SourceQueries"]
+
+# An error message from a remote server can be anything; keep what /sources shows sane.
+_MAX_ERROR = 2000
+_MAX_WARNINGS = 50
+
+
+def _state(row: Any) -> SourceState:
+    return SourceState(
+        name=row.name,
+        last_attempt=row.last_attempt,
+        last_success=row.last_success,
+        last_error=row.last_error,
+        failure_count=row.failure_count,
+        next_attempt=row.next_attempt,
+        item_count=row.item_count,
+        disabled_reason=row.disabled_reason,
+        baseline_done=bool(row.baseline_done),
+    )
+
+
+class SourceQueries(StoreBase):
+    async def source_state(self, name: str) -> SourceState | None:
+        """The stored health of source ``name``, or ``None`` if it was never polled."""
+        async with self._reader.connect() as conn:
+            row = (
+                await conn.execute(select(source_state).where(source_state.c.name == name))
+            ).first()
+        return _state(row) if row is not None else None
+
+    async def source_states(self) -> list[SourceState]:
+        """Every source's stored health, by name."""
+        async with self._reader.connect() as conn:
+            rows = await conn.execute(select(source_state).order_by(source_state.c.name))
+            return [_state(row) for row in rows]
+
+    async def source_warnings(self, name: str) -> list[str]:
+        """The warnings recorded by the source's last successful poll."""
+        async with self._reader.connect() as conn:
+            value = await conn.scalar(
+                select(source_state.c.warnings).where(source_state.c.name == name)
+            )
+        return [str(w) for w in value or ()]
+
+    async def validators(self, name: str) -> dict[str, Validator]:
+        """The source's conditional-GET memory: URL -> :class:`bot.http.Validator`."""
+        async with self._reader.connect() as conn:
+            value = await conn.scalar(
+                select(source_state.c.validators).where(source_state.c.name == name)
+            )
+        if not isinstance(value, Mapping):
+            return {}
+        return {
+            str(url): Validator.from_json(data)
+            for url, data in value.items()
+            if isinstance(data, Mapping)
+        }
+
+    async def listing_hash(self, name: str) -> str | None:
+        """The hash of the source's listing as of its last successful poll."""
+        async with self._reader.connect() as conn:
+            return await conn.scalar(
+                select(source_state.c.listing_hash).where(source_state.c.name == name)
+            )
+
+    async def poll_succeeded(
+        self,
+        name: str,
+        *,
+        at: datetime,
+        validators: Mapping[str, Validator],
+        listing_hash: str | None = None,
+        item_count: int,
+        warnings: Iterable[str] = (),
+        next_attempt: datetime | None = None,
+    ) -> None:
+        """Record a successful poll: clears the error and the failure count.
+
+        ``validators`` replaces the stored set; ``listing_hash=None`` keeps the stored one
+        (a 304 says the listing is what it was).
+        """
+        values = {
+            "last_attempt": at,
+            "last_success": at,
+            "last_error": None,
+            "failure_count": 0,
+            "next_attempt": next_attempt,
+            "item_count": item_count,
+            "validators": {url: v.to_json() for url, v in validators.items()},
+            "listing_hash": listing_hash,
+            "warnings": [str(w)[:_MAX_ERROR] for w in warnings][:_MAX_WARNINGS],
+        }
+        stmt = self._insert(source_state).values(name=name, **values)
+        update_values = dict(values)
+        update_values["listing_hash"] = func.coalesce(
+            stmt.excluded.listing_hash, source_state.c.listing_hash
+        )
+        stmt = stmt.on_conflict_do_update(index_elements=[source_state.c.name], set_=update_values)
+        async with self._engine.begin() as conn:
+            await conn.execute(stmt)
+
+    async def poll_failed(
+        self, name: str, *, at: datetime, error: str, next_attempt: datetime | None
+    ) -> SourceState:
+        """Record a failed poll (one more failure); returns the new state."""
+        error = str(error)[:_MAX_ERROR]
+        stmt = self._insert(source_state).values(
+            name=name, last_attempt=at, last_error=error, failure_count=1, next_attempt=next_attempt
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[source_state.c.name],
+            set_={
+                "last_attempt": at,
+                "last_error": error,
+                "failure_count": source_state.c.failure_count + 1,
+                "next_attempt": next_attempt,
+            },
+        ).returning(*source_state.c)
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(stmt)).one()
+        return _state(row)
+
+    async def set_source_disabled(self, name: str, reason: str | None) -> None:
+        """Disable a source with a reason users see, or enable it again with ``None``."""
+        stmt = self._insert(source_state).values(name=name, disabled_reason=reason)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[source_state.c.name], set_={"disabled_reason": reason}
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(stmt)
+
+    async def acquire_source_lease(
+        self, name: str, *, owner: str, now: datetime, until: datetime
+    ) -> bool:
+        """Take or renew the right to poll ``name`` until ``until``; ``False`` while
+        another owner's lease is still live."""
+        stmt = self._insert(source_state).values(name=name, lease_owner=owner, lease_until=until)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[source_state.c.name],
+            set_={"lease_owner": owner, "lease_until": until},
+            where=or_(
+                source_state.c.lease_owner.is_(None),
+                source_state.c.lease_owner == owner,
+                source_state.c.lease_until.is_(None),
+                source_state.c.lease_until <= now,
+            ),
+        ).returning(source_state.c.name)
+        async with self._engine.begin() as conn:
+            return (await conn.execute(stmt)).first() is not None
+
+    async def release_source_lease(self, name: str, *, owner: str) -> bool:
+        """Give the lease up if ``owner`` holds it."""
+        stmt = (
+            update(source_state)
+            .where(source_state.c.name == name, source_state.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+        async with self._engine.begin() as conn:
+            return (await conn.execute(stmt)).rowcount > 0

@@ -1,0 +1,292 @@
+"""Marquee's tables: one ``metadata`` for SQLite and PostgreSQL alike.
+
+This module describes the schema that the newest migration produces; the migrations in
+``storage/migrations/versions`` are what create it (a test compares the two). Column
+types are chosen to mean the same on both engines:
+
+- timestamps are :class:`UTCDateTime`: aware UTC datetimes in and out on both engines;
+- external strings are unbounded (``String()`` without a length), so a hostile 10 KB
+  title is stored rather than failing a whole poll on PostgreSQL;
+- JSON columns hold lists and objects; Python ``None`` is SQL ``NULL``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+
+__all__ = [
+    "UTCDateTime",
+    "digests_sent",
+    "meta",
+    "metadata",
+    "outbox",
+    "postings",
+    "source_state",
+    "stories",
+    "story_clusters",
+    "subscriptions",
+]
+
+# Stable constraint names, so later migrations can refer to them on both engines.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on both engines.
+
+    PostgreSQL stores ``timestamptz``. SQLite has no time zones: the value is converted
+    to UTC and stored in SQLAlchemy's fixed-width ISO form ("2026-11-28 16:54:03.000000"),
+    so text comparison is time comparison, and it comes back with ``tzinfo=UTC``. A naive
+    datetime is refused: guessing its zone is how alerts end up hours early.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: Marquee stores aware UTC datetimes")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _json() -> JSON:
+    return JSON(none_as_null=True)
+
+
+source_state = Table(
+    "source_state",
+    metadata,
+    Column("name", String(), primary_key=True),
+    Column("last_attempt", UTCDateTime()),
+    Column("last_success", UTCDateTime()),
+    Column("last_error", Text()),
+    Column("failure_count", Integer(), nullable=False, server_default=text("0")),
+    Column("next_attempt", UTCDateTime()),
+    Column("item_count", Integer(), nullable=False, server_default=text("0")),
+    Column("disabled_reason", Text()),
+    Column("baseline_done", Boolean(), nullable=False, server_default=text("false")),
+    # url -> {"etag", "last_modified", "sha256"}: conditional-GET memory (bot.http.Validator)
+    Column("validators", _json()),
+    Column("listing_hash", String()),
+    Column("warnings", _json()),
+    # One instance polls a source at a time (issue 9): who holds it, and until when.
+    Column("lease_owner", String()),
+    Column("lease_until", UTCDateTime()),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("source", String(), nullable=False),
+    Column("external_id", String(), nullable=False),
+    Column("company", String(), nullable=False),
+    # lower-cased company name: what /ailistings and subscriptions match on
+    Column("company_key", String(), nullable=False),
+    Column("title", Text(), nullable=False),
+    Column("url", Text(), nullable=False),
+    Column("location", Text(), nullable=False, server_default=""),
+    Column("remote", Boolean()),
+    Column("department", Text(), nullable=False, server_default=""),
+    Column("description", Text(), nullable=False, server_default=""),
+    Column("posted_at", UTCDateTime()),
+    Column("extra", _json()),
+    Column("salary_min", Float()),
+    Column("salary_max", Float()),
+    Column("salary_currency", String()),
+    Column("salary_period", String()),
+    Column("salary_kind", String()),
+    Column("salary_text", Text()),
+    Column("annual_usd_min", Float()),
+    Column("annual_usd_max", Float()),
+    # Salary.top_usd (max, else min), denormalised: the one figure listings sort and
+    # filter on, so an index serves "highest pay first".
+    Column("top_usd", Float()),
+    Column("ai_is", Boolean()),
+    Column("ai_score", Float()),
+    Column("ai_reasons", _json()),
+    # sha256 of what defines "updated" (title, salary min/max/currency/period)
+    Column("fingerprint", String(), nullable=False),
+    # the source's hash of this posting's listing entry: unchanged -> no detail fetch
+    Column("listing_hash", String()),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("last_seen", UTCDateTime(), nullable=False),
+    Column("status", String(), nullable=False, server_default="open"),
+    Column("closed_at", UTCDateTime()),
+    # consecutive successful polls this posting was absent from; 2 closes it
+    Column("miss_count", Integer(), nullable=False, server_default=text("0")),
+    UniqueConstraint("source", "external_id"),
+)
+# "Highest pay first, then newest" straight from an index. SQLite already sorts NULLs
+# last in DESC order (and cannot say NULLS LAST in an index); PostgreSQL must be told.
+_RANK = (postings.c.status, postings.c.ai_is)
+Index(
+    "ix_postings_rank",
+    *_RANK,
+    postings.c.top_usd.desc().nulls_last(),
+    postings.c.first_seen.desc(),
+    postings.c.id.desc(),
+).ddl_if(dialect="postgresql")
+Index(
+    "ix_postings_rank",
+    *_RANK,
+    postings.c.top_usd.desc(),
+    postings.c.first_seen.desc(),
+    postings.c.id.desc(),
+).ddl_if(dialect="sqlite")
+Index("ix_postings_company_key", postings.c.company_key)
+Index("ix_postings_first_seen", postings.c.first_seen)
+
+story_clusters = Table(
+    "story_clusters",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("title", Text(), nullable=False),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("last_seen", UTCDateTime(), nullable=False),
+    # No foreign key: stories.cluster_id already points here, and a cycle of foreign
+    # keys cannot be created table by table on SQLite.
+    Column("lead_story_id", Integer()),
+    Column("size", Integer(), nullable=False, server_default=text("1")),
+    Column("outlets", _json()),
+)
+Index("ix_story_clusters_last_seen", story_clusters.c.last_seen)
+
+stories = Table(
+    "stories",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("source", String(), nullable=False),
+    Column("guid", String(), nullable=False),
+    Column("title", Text(), nullable=False),
+    Column("url", Text(), nullable=False),
+    Column("outlet", String(), nullable=False, server_default=""),
+    Column("published", UTCDateTime()),
+    Column("summary", Text(), nullable=False, server_default=""),
+    Column("author", String(), nullable=False, server_default=""),
+    Column("topics", _json()),  # topic -> score (0..1)
+    Column("reasons", _json()),
+    # the highest topic score, for "min_score" filters without reading JSON
+    Column("score", Float()),
+    Column("content_hash", String()),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("last_seen", UTCDateTime(), nullable=False),
+    Column("cluster_id", Integer(), ForeignKey("story_clusters.id", ondelete="SET NULL")),
+    UniqueConstraint("source", "guid"),
+)
+Index("ix_stories_cluster_id", stories.c.cluster_id)
+Index("ix_stories_first_seen", stories.c.first_seen)
+Index("ix_stories_url", stories.c.url)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("channel", String(), nullable=False),  # "<platform>:<id>"
+    Column("kind", String(), nullable=False, server_default="all"),
+    Column("companies", _json()),  # tuples are stored as JSON lists
+    Column("min_salary_usd", Float()),
+    Column("keywords", _json()),
+    Column("exclude", _json()),
+    Column("remote", Boolean()),
+    Column("topics", _json()),
+    Column("min_score", Float(), nullable=False, server_default=text("0")),
+    Column("ai_only", Boolean(), nullable=False, server_default=text("true")),
+    Column("mode", String(), nullable=False, server_default="instant"),
+    Column("digest_time", String(), nullable=False, server_default="09:00"),
+    Column("tz", String(), nullable=False, server_default="UTC"),
+    Column("days", _json()),
+    Column("send_empty_digest", Boolean(), nullable=False, server_default=text("false")),
+    Column("created_by", String(), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("paused_reason", Text()),
+    # Unsubscribing clears this instead of deleting: outbox rows and digest records
+    # keep pointing at a real subscription.
+    Column("active", Boolean(), nullable=False, server_default=text("true")),
+)
+Index("ix_subscriptions_channel", subscriptions.c.channel)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    # e.g. "discord:42|posting:7|new": the same event is never queued twice for a channel
+    Column("dedupe_key", String(), nullable=False),
+    Column("channel", String(), nullable=False),
+    Column("item_kind", String(), nullable=False),  # posting | story | digest | notice
+    Column("item_id", Integer()),
+    Column("event", String(), nullable=False),
+    # No foreign key: a notice or digest row outlives the subscription that caused it.
+    Column("subscription_id", Integer()),
+    Column("payload", _json()),
+    Column("status", String(), nullable=False, server_default="pending"),
+    Column("attempts", Integer(), nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime()),
+    Column("message_ref", String()),  # Discord message id / Slack ts, for later edits
+    Column("last_error", Text()),
+    Column("claimed_by", String()),
+    Column("claimed_until", UTCDateTime()),
+    UniqueConstraint("dedupe_key"),
+)
+Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
+Index("ix_outbox_channel", outbox.c.channel, outbox.c.id)
+Index("ix_outbox_item", outbox.c.item_kind, outbox.c.item_id)
+
+digests_sent = Table(
+    "digests_sent",
+    metadata,
+    Column("subscription_id", Integer(), primary_key=True),
+    Column("local_date", Date(), primary_key=True),  # the subscription's local day
+    Column("sent_at", UTCDateTime(), nullable=False),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(), primary_key=True),
+    Column("value", Text(), nullable=False),
+)

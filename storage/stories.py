@@ -1,0 +1,5 @@
+"""Story and story-cluster queries (owned by the news work, issue 3)."""
+
+
+class StoryQueries:
+    pass
