@@ -1,0 +1,326 @@
+"""News relevance: which topics a story is about, how strongly, and why.
+
+``score_story(story)`` returns the story with ``topics`` (``strike``, ``ai``,
+``likeness``, ``videogames``, ``jobs``: a score in 0..1 each, only those that matched)
+and ``reasons`` ("ai: 'AI' in title", ...). Subscriptions filter on both.
+
+How a score is made:
+
+* every term has weights per topic; a term counts once, in the title (full weight) or
+  else in the summary (half weight);
+* a topic's raw sum becomes 0..1 with ``1 - exp(-sum)``: one strong title term is
+  ~0.6, two are ~0.85, and nothing is ever certain;
+* co-occurrence (issue 3): "AI" together with a union, a strike or a studio is the
+  story this bot exists for, so it scores above either half alone.
+
+Matching is on word boundaries, and "AI" must be the upper-case word (or "A.I."), so
+"said", "Thailand", "Haiti" and "Aileen" never count. A text is split into words once and
+only the terms its words can begin are tried: pure and fast.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+
+from bot.models import Story
+
+__all__ = ["TOPICS", "score_story", "score_text"]
+
+TOPICS = ("strike", "ai", "likeness", "videogames", "jobs")
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    label: str
+    pattern: str
+    weights: dict[str, float]
+    kind: str = ""  # "union", "labor", "studio", "ai": for co-occurrence
+    # the words a match can start with (lower case; only their first 3 letters are used
+    # to index the term, see _INDEX)
+    first: tuple[str, ...] = ()
+
+
+# Longer phrases first: the alternation takes the first branch that matches at a position.
+_TERMS: tuple[_Term, ...] = (
+    # -- video games
+    _Term(
+        "Interactive Media Agreement",
+        r"interactive\s+media\s+agreement",
+        {"videogames": 1.2, "strike": 0.4},
+        "labor",
+        first=("interactive",),
+    ),
+    _Term(
+        "video game performers",
+        r"video[\s-]?game\s+(?:performers?|actors?|voice\s+actors?)",
+        {"videogames": 1.2},
+        first=("video",),
+    ),
+    _Term("video game", r"video[\s-]?games?", {"videogames": 0.7}, first=("video",)),
+    # -- likeness and AI performance
+    _Term(
+        "digital replica",
+        r"digital\s+(?:replicas?|doubles?)",
+        {"likeness": 1.2, "ai": 0.8},
+        "ai",
+        first=("digital",),
+    ),
+    _Term(
+        "synthetic performer",
+        r"synthetic\s+(?:performers?|actors?|actress(?:es)?)",
+        {"likeness": 1.0, "ai": 0.9},
+        "ai",
+        first=("synthetic",),
+    ),
+    _Term(
+        "voice clone",
+        r"voice\s+(?:clon(?:e|es|ed|ing)|replicas?)|(?:cloned|ai)\s+voices?",
+        {"likeness": 1.0, "ai": 0.8},
+        "ai",
+        first=("voice", "cloned", "ai"),
+    ),
+    _Term(
+        "deepfake", r"deep[\s-]?fak(?:e|es|ed)", {"likeness": 1.0, "ai": 0.7}, "ai", first=("deep",)
+    ),
+    _Term("NO FAKES Act", r"no\s+fakes\s+act", {"likeness": 1.2, "ai": 0.5}, "ai", first=("no",)),
+    _Term("likeness", r"likeness(?:es)?", {"likeness": 1.0}, first=("likeness",)),
+    _Term("right of publicity", r"right\s+of\s+publicity", {"likeness": 0.9}, first=("right",)),
+    _Term(
+        "scanning",
+        r"(?:body|digital|3d)\s+scan(?:s|ning|ned)?|scanning",
+        {"likeness": 0.6},
+        first=("body", "digital", "3d", "scanning"),
+    ),
+    # -- AI
+    _Term(
+        "artificial intelligence",
+        r"artificial\s+intelligence",
+        {"ai": 1.0},
+        "ai",
+        first=("artificial",),
+    ),
+    _Term(
+        "generative AI",
+        r"gen(?:erative)?[\s-]?ai|genai",
+        {"ai": 1.1},
+        "ai",
+        first=("gen", "genai", "generative"),
+    ),
+    _Term("generative", r"generative", {"ai": 0.6}, "ai", first=("generative",)),
+    # Case matters only here: "AI" the word, not "ai" in "said" nor "Ai" the name.
+    _Term("AI", r"(?-i:AI)|(?-i:A\.I\.?)", {"ai": 1.0}, "ai", first=("ai", "a")),
+    _Term("machine learning", r"machine[\s-]learning", {"ai": 0.7}, "ai", first=("machine",)),
+    _Term(
+        "AI company",
+        r"openai|chatgpt|sora|midjourney|stability\s+ai|elevenlabs",
+        {"ai": 0.8},
+        "ai",
+        first=("openai", "chatgpt", "sora", "midjourney", "stability", "elevenlabs"),
+    ),
+    # -- unions and the studios' side
+    _Term(
+        "SAG-AFTRA",
+        r"sag[\s-]?aftra|screen\s+actors\s+guild",
+        {"strike": 0.5},
+        "union",
+        first=("sag", "screen"),
+    ),
+    _Term(
+        "WGA",
+        r"wga|writers\s+guild(?:\s+of\s+america)?",
+        {"strike": 0.5},
+        "union",
+        first=("wga", "writers"),
+    ),
+    _Term(
+        "AMPTP",
+        r"amptp|alliance\s+of\s+motion\s+picture",
+        {"strike": 0.7},
+        "union",
+        first=("amptp", "alliance"),
+    ),
+    _Term("IATSE", r"iatse|i\.a\.t\.s\.e\.", {"strike": 0.5}, "union", first=("iatse", "i")),
+    _Term("Teamsters", r"teamsters?", {"strike": 0.4}, "union", first=("teamsters",)),
+    _Term(
+        "guild",
+        r"dga|directors\s+guild|animation\s+guild|actors'?\s+equity",
+        {"strike": 0.3},
+        "union",
+        first=("dga", "directors", "animation", "actors"),
+    ),
+    _Term("union", r"unions?|guilds?", {"strike": 0.2}, "union", first=("union", "guild")),
+    # -- labor action
+    _Term(
+        "tentative agreement",
+        r"tentative\s+(?:agreement|deal|contract)",
+        {"strike": 1.0},
+        "labor",
+        first=("tentative",),
+    ),
+    _Term(
+        "strike authorization",
+        r"strike[\s-]authorization",
+        {"strike": 1.3},
+        "labor",
+        first=("strike",),
+    ),
+    _Term(
+        "strike",
+        r"strik(?:e|es|ing)|strikers?",
+        {"strike": 1.0},
+        "labor",
+        first=("strike", "striking", "strikers"),
+    ),
+    _Term("picket", r"picket(?:s|ed|ing|\s+lines?)?", {"strike": 1.0}, "labor", first=("picket",)),
+    _Term("walkout", r"walk[\s-]?outs?", {"strike": 1.0}, "labor", first=("walk",)),
+    _Term(
+        "work stoppage",
+        r"work\s+stoppages?|lockouts?",
+        {"strike": 1.0},
+        "labor",
+        first=("work", "lockout"),
+    ),
+    _Term(
+        "ratification",
+        r"ratif(?:y|ies|ied|ying|ication)",
+        {"strike": 0.8},
+        "labor",
+        first=("ratify", "ratified"),
+    ),
+    _Term(
+        "negotiations",
+        r"negotiat(?:e|es|ed|ing|ions?|ors?)|bargaining|contract\s+talks",
+        {"strike": 0.5},
+        "labor",
+        first=("negotiate", "bargaining", "contract"),
+    ),
+    _Term("contract", r"contracts?", {"strike": 0.3}, first=("contract",)),
+    # -- studios (co-occurrence only, and a little "ai" context)
+    _Term(
+        "studio",
+        r"studios?|hollywood|disney|netflix|warner\s+bros\.?|paramount|universal|"
+        r"sony\s+pictures|amazon\s+mgm|lionsgate|nbcuniversal|hbo|pixar|marvel",
+        {},
+        "studio",
+        first=(
+            "studio",
+            "hollywood",
+            "disney",
+            "netflix",
+            "warner",
+            "paramount",
+            "universal",
+            "sony",
+            "amazon",
+            "lionsgate",
+            "nbcuniversal",
+            "hbo",
+            "pixar",
+            "marvel",
+        ),
+    ),
+    # -- jobs
+    _Term("who is hiring", r"who\s+is\s+hiring|who's\s+hiring", {"jobs": 1.2}, first=("who",)),
+    _Term(
+        "layoffs",
+        r"lay[\s-]?offs?|laid\s+off|job\s+cuts?|staff\s+cuts?|redundanc(?:y|ies)",
+        {"jobs": 1.0},
+        first=("lay", "laid", "job", "staff", "redundancy"),
+    ),
+    _Term(
+        "hiring",
+        r"hir(?:e|es|ed|ing)|jobs?|entry[\s-]level|workforce|employment",
+        {"jobs": 0.6},
+        first=("hire", "jobs", "job", "entry", "workforce", "employment"),
+    ),
+)
+
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def _index() -> dict[str, tuple[tuple[int, _Term, re.Pattern[str]], ...]]:
+    """Terms by the first three letters of the words they start with, so a text is
+    split into words once and only the few terms a word could begin are tried."""
+    index: dict[str, list[tuple[int, _Term, re.Pattern[str]]]] = {}
+    for order, term in enumerate(_TERMS):
+        regex = re.compile(rf"(?:{term.pattern})(?![\w])", re.I)
+        keys = {_WORD.match(word).group(0)[:3] for word in term.first}  # type: ignore[union-attr]
+        for key in keys:
+            index.setdefault(key, []).append((order, term, regex))
+    return {k: tuple(v) for k, v in index.items()}
+
+
+_INDEX = _index()
+
+_SUMMARY_FACTOR = 0.5
+_COOCCURRENCE_BONUS = 0.8  # added to the raw "ai" (and "strike") sum: "AI" + union/strike/studio
+_MAX_TEXT = 4000  # a summary longer than this is scanned only this far
+
+
+def _matches(text: str) -> dict[str, _Term]:
+    text = text[:_MAX_TEXT]
+    spans: list[tuple[int, int, int, _Term]] = []
+    for word in _WORD.finditer(text):
+        start = word.start()
+        if start and (text[start - 1].isalnum() or text[start - 1] == "_"):
+            continue
+        for order, term, regex in _INDEX.get(word.group(0)[:3].lower(), ()):
+            m = regex.match(text, start)
+            if m:
+                spans.append((start, order, m.end(), term))
+    # Where matches overlap, the earlier one wins, and at one position the term listed
+    # first (the longer phrase): "video game performers" over "video game".
+    spans.sort(key=lambda s: (s[0], s[1]))
+    found: dict[str, _Term] = {}
+    end = -1
+    for start, _order, stop, term in spans:
+        if start < end:
+            continue
+        end = stop
+        found.setdefault(term.label, term)
+    return found
+
+
+def score_text(title: str, summary: str = "") -> tuple[dict[str, float], tuple[str, ...]]:
+    """Topic scores and reasons for a title and summary (plain text)."""
+    in_title = _matches(title)
+    in_summary = {k: v for k, v in _matches(summary).items() if k not in in_title}
+    raw: dict[str, float] = {}
+    reasons: list[str] = []
+    for where, found, factor in (
+        ("title", in_title, 1.0),
+        ("summary", in_summary, _SUMMARY_FACTOR),
+    ):
+        for term in found.values():
+            for topic, weight in term.weights.items():
+                raw[topic] = raw.get(topic, 0.0) + weight * factor
+                reasons.append(f"{topic}: {term.label!r} in {where}")
+
+    kinds_title = {t.kind for t in in_title.values()}
+    kinds_all = kinds_title | {t.kind for t in in_summary.values()}
+    if "ai" in kinds_all:
+        partners = [k for k in ("union", "labor", "studio") if k in kinds_all]
+        if partners:
+            # Both halves in the title count fully; one of them only in the summary, less.
+            together = "ai" in kinds_title and any(k in kinds_title for k in partners)
+            bonus = _COOCCURRENCE_BONUS * (1.0 if together else _SUMMARY_FACTOR)
+            raw["ai"] = raw.get("ai", 0.0) + bonus
+            if "union" in partners or "labor" in partners:
+                raw["strike"] = raw.get("strike", 0.0) + bonus / 2
+            where = "title" if together else "title and summary"
+            names = {"union": "a union", "labor": "a strike or contract", "studio": "a studio"}
+            reasons.append(
+                f"co-occurrence: AI with {', '.join(names[k] for k in partners)} in {where}"
+            )
+
+    topics = {topic: round(1.0 - math.exp(-value), 3) for topic, value in raw.items() if value > 0}
+    return {t: topics[t] for t in TOPICS if t in topics}, tuple(reasons)
+
+
+def score_story(story: Story) -> Story:
+    """The story with ``topics`` and ``reasons`` filled in."""
+    topics, reasons = score_text(story.title, story.summary)
+    return replace(story, topics=topics, reasons=reasons)
