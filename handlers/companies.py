@@ -1,0 +1,103 @@
+"""Loose company names: "netflix", "Netflix", "NFLX" and "Hugging-Face" find the same board."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from bot.errors import CommandError
+from handlers.args import fold, shorten
+
+if TYPE_CHECKING:
+    from storage import Store
+
+__all__ = ["company_key", "complete_company", "resolve_companies"]
+
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+_SUFFIXES = re.compile(r"[\s,]+(inc|llc|ltd|corp|corporation|company|plc|gmbh)\.?\s*$")
+_KNOWN_LIMIT = 1000  # companies fetched for a loose match; boards number in the dozens
+
+
+def company_key(name: str) -> str:
+    """The comparison key of a company name: lower case letters and digits only."""
+    folded = fold(name).strip()
+    return _NOT_ALNUM.sub("", _SUFFIXES.sub("", folded)) or _NOT_ALNUM.sub("", folded)
+
+
+def _alias_keys(aliases: Mapping[str, str]) -> dict[str, str]:
+    return {company_key(k): v for k, v in aliases.items() if company_key(k)}
+
+
+def resolve_alias(name: str, aliases: Mapping[str, str]) -> str:
+    """``"NFLX"`` -> ``"netflix"`` when an alias says so; else the name as given."""
+    return _alias_keys(aliases).get(company_key(name), name)
+
+
+async def resolve_companies(
+    store: Store, text: str, aliases: Mapping[str, str], *, strict: bool = True
+) -> tuple[str, ...]:
+    """The stored company names ``text`` means: alias, then exact key, then a unique
+    prefix or substring. Raises CommandError naming candidates when ambiguous, and when
+    nothing matches (unless ``strict`` is false and the database knows no company yet)."""
+    wanted = resolve_alias(text.strip(), aliases)
+    key = company_key(wanted)
+    if not key:
+        raise CommandError(f"“{shorten(text)}” is not a company name.")
+    known: Sequence[str] = await store.companies(prefix="", limit=_KNOWN_LIMIT)
+    by_key: dict[str, list[str]] = {}
+    for name in known:
+        by_key.setdefault(company_key(name), []).append(name)
+    if key in by_key:
+        return tuple(by_key[key])
+    for test in (lambda k: k.startswith(key), lambda k: key in k):
+        hits = [k for k in by_key if test(k)]
+        if len(hits) == 1:
+            return tuple(by_key[hits[0]])
+        if len(hits) > 1:
+            names = sorted(by_key[k][0] for k in hits)
+            shown = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
+            raise CommandError(f"“{shorten(text)}” matches several companies: {shown}. Which one?")
+    if not known and not strict:
+        return (wanted.strip().lower(),)
+    close = difflib.get_close_matches(key, list(by_key), n=3, cutoff=0.7)
+    if close:
+        hint = " Did you mean " + " or ".join(by_key[k][0] for k in close) + "?"
+    elif known:
+        sample = sorted({names[0] for names in by_key.values()}, key=str.lower)
+        hint = " Known companies: " + ", ".join(sample[:12]) + (", …" if len(sample) > 12 else "")
+    else:
+        hint = " No postings are stored yet: run a poll first."
+    raise CommandError(f"No company called “{shorten(text)}” in the listings.{hint}")
+
+
+async def complete_company(
+    store: Store, prefix: str, *, aliases: Mapping[str, str] | None = None, limit: int = 25
+) -> list[str]:
+    """Company names for autocomplete: stored names that start with (or contain) what
+    was typed, and alias targets whose alias starts with it. At most ``limit`` (Discord
+    shows 25)."""
+    prefix = (prefix or "")[:100]
+    key = company_key(prefix)
+    known: Sequence[str] = await store.companies(prefix="", limit=_KNOWN_LIMIT)
+    starts: list[str] = []
+    contains: list[str] = []
+    seen: set[str] = set()
+    for name in sorted(known, key=str.lower):
+        name_key = company_key(name)
+        if name_key in seen:
+            continue
+        if name_key.startswith(key):
+            starts.append(name)
+            seen.add(name_key)
+        elif key and key in name_key:
+            contains.append(name)
+            seen.add(name_key)
+    by_key = {company_key(n): n for n in known}
+    for alias, target in _alias_keys(aliases or {}).items():
+        target_key = company_key(target)
+        if key and alias.startswith(key) and target_key in by_key and target_key not in seen:
+            starts.append(by_key[target_key])
+            seen.add(target_key)
+    return (starts + contains)[:limit]

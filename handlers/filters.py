@@ -1,0 +1,160 @@
+"""What a subscription asks for, compiled once into a fast predicate.
+
+Shared by instant matching (``bot.matching``, thousands of subscriptions against each
+poll's events) and digests (one subscription against a day's postings), so an alert and
+a digest never disagree about what a channel wanted.
+
+Words are compared as tokens, not substrings: keyword "ai" matches "AI Engineer" and
+"Gen-AI" but not "Maintenance"; "machine learning" matches the phrase. Each event's
+text is tokenised once (:func:`posting_text`, :func:`story_text`) and every filter
+checks against that, so 10,000 subscriptions cost set lookups, not regex scans.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.models import Posting, Story, Subscription
+from handlers.args import fold
+from handlers.companies import company_key
+
+__all__ = [
+    "EventText",
+    "SubscriptionFilter",
+    "compile_filter",
+    "phrase",
+    "posting_text",
+    "story_text",
+]
+
+_TOKEN = re.compile(r"[0-9a-z]+(?:[+#]+)?")
+
+
+def phrase(text: str) -> str:
+    """Normalised tokens joined by single spaces: ``"Gen-AI / ML"`` -> ``"gen ai ml"``."""
+    return " ".join(_TOKEN.findall(fold(text)))
+
+
+@dataclass(frozen=True, slots=True)
+class EventText:
+    """One event's text, tokenised once: the words as a set and as a padded phrase."""
+
+    words: frozenset[str]
+    padded: str  # " w1 w2 ... " so a phrase test is a substring test on word bounds
+
+    @classmethod
+    def of(cls, *parts: str) -> EventText:
+        joined = phrase(" \n ".join(p for p in parts if p))
+        return cls(frozenset(joined.split()), f" {joined} ")
+
+    def has(self, term: str) -> bool:
+        """``term`` is a normalised phrase (see :func:`phrase`)."""
+        if " " not in term:
+            return term in self.words
+        return f" {term} " in self.padded
+
+
+@dataclass(frozen=True, slots=True)
+class PostingText:
+    all: EventText  # title, team and description: what keywords look in
+    head: EventText  # title and team: what a role *is*, for exclusions
+
+
+def posting_text(posting: Posting) -> PostingText:
+    """Tokenise a posting once for every subscription's keyword and exclude tests."""
+    head = EventText.of(posting.title, posting.department)
+    full = EventText.of(posting.title, posting.department, posting.description)
+    return PostingText(full, head)
+
+
+def story_text(story: Story) -> EventText:
+    """Tokenise a story once (title, summary, outlet)."""
+    return EventText.of(story.title, story.summary)
+
+
+def _terms(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(t for t in (phrase(v) for v in values) if t))
+
+
+class SubscriptionFilter:
+    """A subscription's conditions, normalised for repeated use."""
+
+    __slots__ = (
+        "companies",
+        "company_terms",
+        "exclude",
+        "keywords",
+        "sub",
+        "topics",
+    )
+
+    def __init__(self, sub: Subscription) -> None:
+        self.sub = sub
+        self.companies = frozenset(company_key(c) for c in sub.companies if company_key(c))
+        self.company_terms = _terms(sub.companies)
+        self.keywords = _terms(sub.keywords)
+        self.exclude = _terms(sub.exclude)
+        self.topics = tuple(t.strip().lower() for t in sub.topics if t.strip())
+
+    @property
+    def wants_postings(self) -> bool:
+        return self.sub.kind in ("jobs", "all")
+
+    @property
+    def wants_stories(self) -> bool:
+        return self.sub.kind in ("news", "all")
+
+    def posting(self, posting: Posting, text: PostingText | None = None) -> bool:
+        """Does this posting (as it is now) belong to the subscription?"""
+        sub = self.sub
+        if not self.wants_postings:
+            return False
+        if self.companies and company_key(posting.company) not in self.companies:
+            return False
+        if sub.ai_only and not (posting.ai is not None and posting.ai.is_ai):
+            return False
+        if sub.min_salary_usd:
+            top = posting.salary.top_usd if posting.salary is not None else None
+            # Unknown pay never passes a minimum: "$300k+" means stated and at least.
+            if top is None or top < sub.min_salary_usd:
+                return False
+        if sub.remote is True and posting.remote is not True:
+            return False
+        if sub.remote is False and posting.remote is True:
+            return False
+        if self.keywords or self.exclude:
+            text = text or posting_text(posting)
+            if self.keywords and not any(text.all.has(k) for k in self.keywords):
+                return False
+            if self.exclude and any(text.head.has(k) for k in self.exclude):
+                return False
+        return True
+
+    def story(self, story: Story, text: EventText | None = None) -> bool:
+        """Does this story belong to the subscription?"""
+        sub = self.sub
+        if not self.wants_stories:
+            return False
+        topics = story.topics
+        if self.topics:
+            floor = sub.min_score if sub.min_score > 0 else 1e-9
+            if not any(topics.get(t, 0.0) >= floor for t in self.topics):
+                return False
+        elif sub.min_score > 0 and max(topics.values(), default=0.0) < sub.min_score:
+            return False
+        if self.company_terms or self.keywords or self.exclude:
+            text = text or story_text(story)
+            # An "all" subscription about some companies wants news about them only.
+            if self.company_terms and not any(text.has(c) for c in self.company_terms):
+                return False
+            if self.keywords and not any(text.has(k) for k in self.keywords):
+                return False
+            if self.exclude and any(text.has(k) for k in self.exclude):
+                return False
+        return True
+
+
+def compile_filter(sub: Subscription) -> SubscriptionFilter:
+    """The subscription's predicate over postings and stories."""
+    return SubscriptionFilter(sub)
