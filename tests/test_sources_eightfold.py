@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -279,3 +280,54 @@ def test_defaults_and_bad_options():
         with pytest.raises(ConfigError) as caught:
             EightfoldSource(SourceConfig(name="netflix", kind="eightfold", options=options))
         assert caught.value.key == f"sources.netflix.{key}"
+
+
+DEMO = Path(__file__).resolve().parents[1] / "bot" / "demo_data" / "eightfold"
+
+
+def serve_demo(server: FakeHTTPServer, *, baseline: bool) -> dict:
+    """Serve the bundled sample board as its manifest describes it."""
+    manifest = json.loads((DEMO / "board.json").read_text(encoding="utf-8"))
+    for route in manifest["routes"]:
+        name = route.get("baseline_file", route["file"]) if baseline else route["file"]
+        payload = json.loads((DEMO / name).read_text(encoding="utf-8"))
+        server.json(route["path"], payload, method=route["method"])
+    return manifest
+
+
+async def test_demo_data_is_a_valid_board(http):
+    async with FakeHTTPServer() as server:
+        manifest = serve_demo(server, baseline=True)
+        cfg = dict(manifest["source"])
+        config = SourceConfig(
+            name=cfg.pop("name"),
+            kind=cfg.pop("kind"),
+            company=cfg.pop("company"),
+            base_url=server.url,
+            options=cfg,
+        )
+        source = EightfoldSource(config)
+        ctx = PollContext(http)
+        baseline = await source.fetch(ctx)
+        serve_demo(server, baseline=False)
+        full = await source.fetch(ctx)
+        detailed = await source.details(ctx, full.postings)
+
+    assert baseline.warnings == () and full.warnings == ()
+    assert 4 <= len(full.postings) <= 6 and len(baseline.postings) < len(full.postings)
+    assert all(p.description for p in detailed)
+    with_pay = [p for p in detailed if "$" in p.description]
+    assert len(with_pay) == len(detailed)
+    (pm,) = [p for p in detailed if p.title == PM_TITLE]
+    assert pm.external_id not in {p.external_id for p in baseline.postings}
+    assert pm.remote is True
+    assert (
+        "The overall market range for roles in this area of Netflix is typically" in pm.description
+    )
+    assert "$300,000 - $900,000" in pm.description
+    assert (
+        "This market range is based on total compensation (vs. only base salary)" in pm.description
+    )
+    titles = " | ".join(p.title for p in detailed)
+    for role in ("Applied Machine Learning Scientist", "Engineering Manager", "Software Engineer"):
+        assert role in titles

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -307,3 +308,45 @@ def test_bad_options_name_the_key(options, key):
     with pytest.raises(ConfigError) as caught:
         WorkdaySource(SourceConfig(name="nv", kind="workday", options=options))
     assert caught.value.key == f"sources.nv.{key}"
+
+
+DEMO = Path(__file__).resolve().parents[1] / "bot" / "demo_data" / "workday"
+
+
+def serve_demo(server: FakeHTTPServer, *, baseline: bool) -> dict:
+    """Serve the bundled sample board as its manifest describes it."""
+    manifest = json.loads((DEMO / "board.json").read_text(encoding="utf-8"))
+    for route in manifest["routes"]:
+        name = route.get("baseline_file", route["file"]) if baseline else route["file"]
+        payload = json.loads((DEMO / name).read_text(encoding="utf-8"))
+        server.json(route["path"], payload, method=route["method"])
+    return manifest
+
+
+async def test_demo_data_is_a_valid_board(http):
+    async with FakeHTTPServer() as server:
+        manifest = serve_demo(server, baseline=True)
+        cfg = dict(manifest["source"])
+        config = SourceConfig(
+            name=cfg.pop("name"),
+            kind=cfg.pop("kind"),
+            company=cfg.pop("company"),
+            base_url=server.url,
+            options=cfg,
+        )
+        source = WorkdaySource(config)
+        ctx = PollContext(http)
+        baseline = await source.fetch(ctx)
+        serve_demo(server, baseline=False)
+        full = await source.fetch(ctx)
+        detailed = await source.details(ctx, full.postings)
+
+    assert baseline.warnings == () and full.warnings == ()
+    assert 4 <= len(full.postings) <= 6 and len(baseline.postings) < len(full.postings)
+    assert all(p.description for p in detailed)
+    with_pay = [p for p in detailed if "$" in p.description]
+    assert 3 <= len(with_pay) < len(detailed)
+    assert any("Generative AI" in p.title for p in detailed)
+    assert all(
+        p.url.startswith("https://disney.wd5.myworkdayjobs.com/disneycareer/job/") for p in detailed
+    )
