@@ -245,6 +245,20 @@ async def test_a_failed_later_page_fails_the_poll(board, http):
         await source.fetch(PollContext(http))
 
 
+async def test_without_a_configured_company_the_listed_name_is_used(board, http):
+    board.add("Colorist", company_name="Universal Pictures")
+    config = SourceConfig(
+        name="nbcu",
+        kind="smartrecruiters",
+        base_url=board.server.url,
+        options={"company_id": board.company_id},
+    )
+
+    (posting,) = (await SmartRecruitersSource(config).fetch(PollContext(http))).postings
+
+    assert posting.company == "Universal Pictures"
+
+
 def test_defaults_and_bad_options():
     source = SmartRecruitersSource(
         SourceConfig(name="visa", kind="smartrecruiters", options={"company_id": "Visa"})

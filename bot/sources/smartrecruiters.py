@@ -182,10 +182,12 @@ class SmartRecruitersSource:
             "employment": _label(entry.get("typeOfEmployment")),
             "experience": _label(entry.get("experienceLevel")),
         }
+        owner = entry.get("company")
+        listed_name = _text(owner.get("name")) if isinstance(owner, Mapping) else ""
         return Posting(
             source=self.config.name,
             external_id=raw_id,
-            company=self.company,
+            company=self.config.company or listed_name or self.company,
             title=title,
             url=f"{_PUBLIC}/{quote(self.company_id, safe='')}/{raw_id}",
             location=location,
