@@ -1,0 +1,309 @@
+"""Story clustering: the same event told by several outlets is one cluster, one alert.
+
+Pure functions. :func:`assign_cluster` takes a new story and the recent stories (with
+their cluster ids) and names the cluster it joins, or ``None`` when it starts one.
+
+Why it is built this way (issue 3, ../shared/REAL-DATA.md News): five outlets tell one
+event with five headlines, and a short headline can be a word subset of a long one
+about another event. So:
+
+* titles become **normalised tokens**: lower case, publisher suffix gone, stopwords
+  out, a light stemmer ("reaches", "reached", "reaching" -> "reach"), and the names
+  headlines use interchangeably folded together ("Screen Actors Guild" -> sagaftra,
+  "AMPTP" -> studio, "agreement"/"pact" -> deal);
+* similarity is a **weighted Jaccard** (shared weight over the *union's* weight), not
+  containment: "WGA Strike" shares everything with a long WGA headline, but that
+  headline's other words weigh against it;
+* weights are **IDF over the recent window** (smoothed, as if the window held at least
+  ``_PRIOR_DOCS`` other stories), numbers weigh more, and the words every strike story
+  shares (the unions, "strike", "AI", "studio") weigh less;
+* **vetoes** keep near-misses apart: at least two shared tokens, one of them specific;
+  no conflicting sectors (a video-game deal is not the TV/theatrical deal) and no
+  conflicting events (a strike authorised is not a strike ended);
+* two stories of the **same outlet** join only when they are the same article (same
+  link, or nearly the same title): a follow-up by the same outlet is a new story.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+__all__ = [
+    "WINDOW",
+    "Candidate",
+    "ClusterMatch",
+    "assign_cluster",
+    "outlet_key",
+    "similarity",
+    "title_tokens",
+]
+
+WINDOW = timedelta(hours=72)
+THRESHOLD = 0.25
+SAME_OUTLET_THRESHOLD = 0.8
+_PRIOR_DOCS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A recent story, as clustering needs it."""
+
+    story_id: int
+    cluster_id: int
+    title: str
+    outlet: str
+    when: datetime  # published, else first seen
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterMatch:
+    """The cluster a story joins, the member it matched best and how well."""
+
+    cluster_id: int
+    story_id: int
+    score: float
+    same_outlet: bool
+
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_STOPWORDS = _wordset(
+    """
+    a an the and or but nor of to in on at by for with from into onto over under as is are
+    was were be been being has have had do does did it its this that these those their
+    they them he she his her him we our you your i me my not no so than then there here
+    about after before amid among against via per up down out off new says say said will
+    would could should can may might just also more most very how why what when where who
+    whom which while s t vs v report reports exclusive update updated breaking watch
+    including include includes first last next one two three four five six seven eight nine
+    ten week weeks day days year years month months today tonight now inside officially
+    process set sets get gets make makes take takes
+    """
+)
+
+# Names headlines use for the same thing.
+_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), r)
+    for p, r in (
+        (r"\bsag[\s-]?aftra\b|\bscreen actors guild\b", " sagaftra "),
+        (r"\bwriters guild(?: of america)?(?: west| east)?\b|\bwga[ew]?\b", " wga "),
+        (r"\balliance of motion picture and television producers\b|\bamptp\b", " studio "),
+        (r"\bartificial intelligence\b|\ba\.i\.", " ai "),
+        (r"\bvideo[\s-]?games?\b", " videogame "),
+        (r"\binteractive media agreement\b", " videogame deal "),
+        (r"\bi\.a\.t\.s\.e\.|\biatse\b", " iatse "),
+        (r"\bu\.s\.", " us "),
+        (r"\bactors'? unions?\b", " sagaftra "),
+        (r"\bwriters'? unions?\b", " wga "),
+        (r"\bwalk(?:ed|s|ing)?[\s-]?out\b|\bwork stoppage\b", " strike "),
+    )
+)
+_SYNONYMS = {
+    "agreement": "deal",
+    "pact": "deal",
+    "accord": "deal",
+    "performer": "actor",
+    "actress": "actor",
+    "thespian": "actor",
+    "struck": "strik",
+    "studio": "studio",
+    "guild": "union",
+    "talk": "negotiat",
+    "negotiation": "negotiat",
+    "negotiat": "negotiat",
+    "bargain": "negotiat",
+    "ok": "approv",
+    "okay": "approv",
+    "approv": "approv",
+    "replicas": "replica",
+}
+_WORD = re.compile(r"[a-z0-9$%][a-z0-9$%.']*")
+
+# Words nearly every story in this bot's window shares: they say what it is about,
+# not which event it is.
+_GENERIC = _wordset(
+    "sagaftra wga studio union strik ai hollywood actor writer iatse teamster member "
+    "contract deal negotiat entertainment industry film tv"
+)
+# A headline's sector: a deal for one is not the deal for another.
+_SECTORS: Mapping[str, str] = {
+    "videogame": "games",
+    "gam": "games",
+    "gamer": "games",
+    "theatrical": "film-tv",
+    "tv": "film-tv",
+    "television": "film-tv",
+    "commercial": "commercials",
+    "advertis": "commercials",
+    "broadway": "stage",
+    "music": "music",
+    "record": "music",
+    "netcod": "broadcast",
+    "broadcast": "broadcast",
+    "animation": "animation",
+}
+# What happened: a strike authorised is not a strike ended.
+_EVENTS: Mapping[str, str] = {
+    "authoriz": "authorize",
+    "authoris": "authorize",
+    "end": "end",
+    "conclud": "end",
+    "suspend": "end",
+    "ratif": "ratify",
+    "ratify": "ratify",
+    "ratifi": "ratify",
+    "ratification": "ratify",
+    "approv": "ratify",
+    "reject": "reject",
+    "begin": "start",
+    "open": "start",
+    "start": "start",
+    "launch": "start",
+    "kick": "start",
+    "resum": "resume",
+    "reach": "deal",
+    "tentative": "deal",
+    "sue": "sue",
+    "lawsuit": "sue",
+}
+
+
+def _stem(word: str) -> str:
+    if word.endswith("'s"):
+        word = word[:-2]
+    word = word.strip(".'")
+    if len(word) > 4 and word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif len(word) > 4 and word.endswith(("ches", "shes", "sses", "xes", "zes")):
+        word = word[:-2]
+    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if len(word) > 5 and word.endswith("ing"):
+        word = word[:-3]
+    elif len(word) > 4 and word.endswith("ed"):
+        word = word[:-2]
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    return word
+
+
+# The tables above are written in plain words; tokens are stems.
+_SYNONYMS = {_stem(k): _stem(v) for k, v in _SYNONYMS.items()} | {
+    k: _stem(v) for k, v in _SYNONYMS.items()
+}
+_GENERIC = frozenset(_stem(w) for w in _GENERIC)
+_SECTORS = {_stem(k): v for k, v in _SECTORS.items()}
+_EVENTS = {_stem(k): v for k, v in _EVENTS.items()}
+
+
+def title_tokens(title: str, outlet: str = "") -> tuple[str, ...]:
+    """The normalised tokens of a headline (order kept, duplicates dropped)."""
+    text = title.strip()
+    if outlet:
+        for sep in (" - ", " | ", " – ", " — "):
+            head, found, tail = text.rpartition(sep)
+            if found and tail.strip().casefold() == outlet.strip().casefold():
+                text = head
+                break
+    text = text.lower().replace("’", "'").replace("‘", "'")
+    for pattern, replacement in _PHRASES:
+        text = pattern.sub(replacement, text)
+    tokens: dict[str, None] = {}
+    for raw in _WORD.findall(text):
+        word = raw.strip(".'")
+        if not word or word in _STOPWORDS:
+            continue
+        stem = _stem(word)
+        stem = _SYNONYMS.get(word, _SYNONYMS.get(stem, stem))
+        if stem and stem not in _STOPWORDS:
+            tokens[stem] = None
+    return tuple(tokens)
+
+
+def outlet_key(outlet: str) -> str:
+    """Outlet names compared loosely: "The Hollywood Reporter" == "Hollywood Reporter"."""
+    words = re.findall(r"[a-z0-9]+", outlet.casefold())
+    if words and words[0] == "the":
+        words = words[1:]
+    return " ".join(words)
+
+
+def _weights(docs: Iterable[Sequence[str]]) -> dict[str, float]:
+    docs = list(docs)
+    df = Counter(t for doc in docs for t in set(doc))
+    total = len(docs) + _PRIOR_DOCS
+    weights: dict[str, float] = {}
+    for token, count in df.items():
+        w = math.log(total / (count + 1))
+        if any(c.isdigit() for c in token):
+            w *= 1.5
+        if token in _GENERIC:
+            w *= 0.5
+        weights[token] = w
+    return weights
+
+
+def similarity(a: Sequence[str], b: Sequence[str], weights: Mapping[str, float]) -> float:
+    """Weighted Jaccard of two token sets, after the vetoes (0.0 when one applies)."""
+    sa, sb = set(a), set(b)
+    shared = sa & sb
+    if len(shared) < 2 or not (shared - _GENERIC):
+        return 0.0
+    if _conflict(sa, sb, _SECTORS) or _conflict(sa, sb, _EVENTS):
+        return 0.0
+    default = math.log(_PRIOR_DOCS)
+    inter = sum(weights.get(t, default) for t in shared)
+    union = sum(weights.get(t, default) for t in sa | sb)
+    return inter / union if union else 0.0
+
+
+def _conflict(a: set[str], b: set[str], classes: Mapping[str, str]) -> bool:
+    ca = {classes[t] for t in a if t in classes}
+    cb = {classes[t] for t in b if t in classes}
+    return bool(ca and cb and not (ca & cb))
+
+
+def assign_cluster(
+    title: str,
+    outlet: str,
+    when: datetime,
+    candidates: Sequence[Candidate],
+    *,
+    url: str = "",
+    window: timedelta = WINDOW,
+) -> ClusterMatch | None:
+    """The cluster a new story joins among ``candidates``, or ``None``.
+
+    ``when`` is the story's publication time (else when it was first seen); candidates
+    more than ``window`` away are ignored. The best-scoring member above the threshold
+    decides; a same-outlet member counts only as the same article.
+    """
+    near = [c for c in candidates if abs(c.when - when) <= window]
+    if not near:
+        return None
+    mine = title_tokens(title, outlet)
+    theirs = [title_tokens(c.title, c.outlet) for c in near]
+    weights = _weights([mine, *theirs])
+    me = outlet_key(outlet)
+    best: ClusterMatch | None = None
+    for cand, tokens in zip(near, theirs, strict=True):
+        same = outlet_key(cand.outlet) == me
+        if url and cand.url and url == cand.url:
+            score = 1.0
+        else:
+            score = similarity(mine, tokens, weights)
+            if same and score < SAME_OUTLET_THRESHOLD:
+                continue
+            if score < THRESHOLD:
+                continue
+        if best is None or score > best.score:
+            best = ClusterMatch(cand.cluster_id, cand.story_id, round(score, 3), same)
+    return best
