@@ -33,7 +33,7 @@ __all__ = ["COMMANDS", "TOPICS", "dispatch", "find_command"]
 log = logging.getLogger(__name__)
 
 #: News topics stories are scored on (see the news enrichment).
-TOPICS: tuple[str, ...] = ("strike", "ai", "jobs")
+TOPICS: tuple[str, ...] = ("strike", "ai", "likeness", "videogames", "jobs")
 
 _COMPANY = Option(
     "company",

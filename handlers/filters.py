@@ -98,6 +98,11 @@ class SubscriptionFilter:
         self.topics = tuple(t.strip().lower() for t in sub.topics if t.strip())
 
     @property
+    def needs_text(self) -> bool:
+        """Whether :meth:`posting` reads the text (so callers tokenise it once)."""
+        return bool(self.keywords or self.exclude)
+
+    @property
     def wants_postings(self) -> bool:
         return self.sub.kind in ("jobs", "all")
 

@@ -1,0 +1,169 @@
+"""Match a poll's events against every subscription, in bulk, into outbox entries.
+
+:func:`build_router` compiles the subscriptions once (per poll cycle) into an index:
+job subscriptions by company key, plus those for any company; news subscriptions in
+a list. An event then only meets the subscriptions that could want it, and a channel
+that already matched skips its other subscriptions, so one posting against 10,000
+subscriptions is a few milliseconds, not a scan of regexes.
+
+Exactly one entry per (channel, event), whatever number of a channel's subscriptions
+match. The entry's ``dedupe_key`` makes the same alert impossible to queue twice (the
+outbox keys on it): ``"{channel}|posting:{id}|new"`` and ``|closed``; updates carry a
+version, ``"{channel}|posting:{id}|updated|{fields}|{fingerprint}"``, where the
+fingerprint hashes the values before and after, so a second pay change is a new alert
+but a replayed poll is not.
+
+Paused subscriptions and digest-only ones get no instant alerts (digests read the
+database at their time instead). An update or closure goes to channels whose
+subscription matched the posting before or after the change, so a pay cut below a
+channel's minimum still edits that channel's alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from bot.models import OutboxEntry, Posting, PostingEvent, StoryEvent, Subscription
+from handlers.companies import company_key
+from handlers.filters import SubscriptionFilter, compile_filter, posting_text, story_text
+
+__all__ = ["Router", "build_router", "dedupe_key"]
+
+
+def _fingerprint(values: object) -> str:
+    raw = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+
+def _salary_state(posting: Posting | None) -> object:
+    if posting is None:
+        return None
+    s = posting.salary
+    pay = None if s is None else [s.min, s.max, s.currency, s.period, s.kind]
+    return {"title": " ".join(posting.title.split()), "salary": pay}
+
+
+def dedupe_key(channel: str, event: PostingEvent | StoryEvent) -> str:
+    """The outbox key of ``event`` for ``channel``; equal only for the same alert."""
+    if isinstance(event, PostingEvent):
+        base = f"{channel}|posting:{event.posting.id}|{event.kind}"
+        if event.kind != "updated":
+            return base
+        version = _fingerprint(
+            [
+                sorted(event.changes),
+                _salary_state(event.previous),
+                _salary_state(event.posting.posting),
+            ]
+        )
+        return f"{base}|{'+'.join(sorted(event.changes)) or 'details'}|{version}"
+    base = f"{channel}|story:{event.story.id}|{event.kind}"
+    if event.kind != "updated":
+        return base
+    stored = event.story
+    version = _fingerprint(
+        [
+            sorted(event.changes),
+            stored.story.title,
+            stored.story.summary,
+            stored.cluster_size,
+            sorted(stored.cluster_outlets),
+        ]
+    )
+    return f"{base}|{'+'.join(sorted(event.changes)) or 'details'}|{version}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    id: int
+    channel: str
+    check: SubscriptionFilter
+
+
+class Router:
+    """Turns a poll's events into outbox entries (see the module docstring)."""
+
+    __slots__ = ("_any_company", "_by_company", "_news", "size")
+
+    def __init__(self, subscriptions: Sequence[Subscription]) -> None:
+        by_company: dict[str, list[_Compiled]] = {}
+        any_company: list[_Compiled] = []
+        news: list[_Compiled] = []
+        live = [s for s in subscriptions if not s.paused_reason and s.mode != "digest"]
+        for sub in sorted(live, key=lambda s: s.id):
+            compiled = _Compiled(sub.id, sub.channel, compile_filter(sub))
+            if compiled.check.wants_postings:
+                if compiled.check.companies:
+                    for key in compiled.check.companies:
+                        by_company.setdefault(key, []).append(compiled)
+                else:
+                    any_company.append(compiled)
+            if compiled.check.wants_stories:
+                news.append(compiled)
+        self._by_company = by_company
+        self._any_company = any_company
+        self._news = news
+        self.size = len(live)
+
+    def __call__(self, events: Sequence[PostingEvent | StoryEvent]) -> Iterable[OutboxEntry]:
+        return list(self._route(events))
+
+    def _route(self, events: Sequence[PostingEvent | StoryEvent]) -> Iterator[OutboxEntry]:
+        for event in events:
+            if isinstance(event, PostingEvent):
+                channels = self._posting_channels(event)
+                item_kind, item_id = "posting", event.posting.id
+                payload = {"changes": list(event.changes)} if event.changes else None
+            else:
+                channels = self._story_channels(event)
+                item_kind, item_id = "story", event.story.id
+                payload = {"changes": list(event.changes)} if event.changes else None
+            for channel, sub_id in channels.items():
+                yield OutboxEntry(
+                    channel=channel,
+                    item_kind=item_kind,
+                    event=event.kind,
+                    dedupe_key=dedupe_key(channel, event),
+                    item_id=item_id,
+                    subscription_id=sub_id,
+                    payload=payload,
+                )
+
+    def _posting_channels(self, event: PostingEvent) -> dict[str, int]:
+        """channel -> the lowest id of its subscriptions that want this posting event."""
+        current = event.posting.posting
+        versions = [current]
+        if event.kind == "updated" and event.previous is not None:
+            versions.append(event.previous)
+        matched: dict[str, int] = {}
+        for posting in versions:
+            candidates = self._by_company.get(company_key(posting.company), [])
+            text = None
+            for group in (candidates, self._any_company):
+                for sub in group:
+                    if sub.channel in matched and matched[sub.channel] <= sub.id:
+                        continue
+                    if sub.check.needs_text and text is None:
+                        text = posting_text(posting)
+                    if sub.check.posting(posting, text):
+                        matched[sub.channel] = sub.id
+        return dict(sorted(matched.items(), key=lambda kv: kv[1]))
+
+    def _story_channels(self, event: StoryEvent) -> dict[str, int]:
+        story = event.story.story
+        text = story_text(story)
+        matched: dict[str, int] = {}
+        for sub in self._news:
+            if sub.channel in matched:
+                continue
+            if sub.check.story(story, text):
+                matched[sub.channel] = sub.id
+        return matched
+
+
+def build_router(subscriptions: Sequence[Subscription]) -> Router:
+    """A router over these subscriptions; rebuild it when they change (each poll cycle)."""
+    return Router(subscriptions)
