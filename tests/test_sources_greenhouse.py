@@ -144,6 +144,8 @@ async def test_double_escaped_content_is_plain_text(server, http):
         ("Remote - US", "Engineer", None, True),
         ("New York, NY", "ML Engineer (Remote)", None, True),
         ("New York, NY", "Engineer", None, None),
+        ("Atlanta, GA", "Remote Production Engineer", None, None),  # broadcast, on site
+        ("Atlanta, GA", "Data Engineer - Remote, US", None, True),
         ("Remote-Friendly (Travel-Required) | Seattle, WA", "Engineer", None, True),
         ("Non-remote, Austin", "Engineer", None, None),
         (
@@ -177,16 +179,16 @@ async def test_malformed_posting_is_skipped_with_a_warning(server, http):
     board.jobs.insert(1, {"id": 99, "title": None, "absolute_url": "https://x.test/99"})
     board.jobs.append("junk")
     board.jobs.append(dict(board.jobs[0], first_published="last tuesday"))  # duplicate id
-    board.jobs.append(dict(board.jobs[0], id=5, absolute_url=None))
+    board.jobs.append(dict(board.jobs[0], id=5, absolute_url="javascript:alert(1)"))
     fetched = await source(server).fetch(PollContext(http))
 
-    assert len(fetched.postings) == 6
+    assert len(fetched.postings) == 7
+    assert by_id(fetched)["5"].url == "https://job-boards.greenhouse.io/acme/jobs/5"
     assert fetched.warnings == (
         "job #1 skipped: job 99 has no title",
         "job #7 skipped: expected an object, got str",
         "job 4011122008: unreadable first_published date",
         "job 4011122008 listed twice; kept the first",
-        "job #9 skipped: job 5 has no absolute_url",
     )
 
 

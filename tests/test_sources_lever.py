@@ -146,6 +146,17 @@ async def test_remote_detection(server, http, workplace, location, expected):
     assert p.remote is expected
 
 
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [("Audio ML Engineer (Remote)", True), ("Remote Production Operator", None)],
+)
+async def test_remote_in_title_only_as_a_location(server, http, title, expected):
+    item = posting("p1", title, workplace="unspecified", location="Los Angeles")
+    FakeLever(server, postings=[item])
+    (p,) = (await source(server).fetch(PollContext(http))).postings
+    assert p.remote is expected
+
+
 async def test_pages_through_a_large_board(server, http):
     board = FakeLever(server, postings=bulk(25))
     fetched = await source(server, page_size=10).fetch(PollContext(http))

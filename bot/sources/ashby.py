@@ -33,6 +33,9 @@ _INTERVALS: dict[str, Period] = {
 }
 _WORKPLACE = {"remote": True, "hybrid": False, "onsite": False, "on-site": False}
 _REMOTE = re.compile(r"\bremote\b", re.IGNORECASE)
+# In a title, "remote" counts only as a location qualifier: "ML Engineer (Remote)",
+# "Engineer - Remote, US"; a "Remote Production Engineer" works on site in broadcasting.
+_REMOTE_TITLE = re.compile(r"[(\[,|/–—-]\s*remote\b", re.IGNORECASE)
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 
 
@@ -213,7 +216,7 @@ def _remote(workplace: object, is_remote: object, location: str, title: str) -> 
         return _WORKPLACE[workplace.strip().lower()]
     if isinstance(is_remote, bool):
         return is_remote
-    if _REMOTE.search(location) or _REMOTE.search(title):
+    if _REMOTE.search(location) or _REMOTE_TITLE.search(title):
         return True
     return None
 

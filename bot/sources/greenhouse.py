@@ -26,6 +26,9 @@ __all__ = ["GreenhouseSource"]
 
 _REMOTE = re.compile(r"\bremote\b", re.IGNORECASE)
 _NOT_REMOTE = re.compile(r"\b(?:non|not|no)[- ]remote\b", re.IGNORECASE)
+# In a title, "remote" counts only as a location qualifier: "ML Engineer (Remote)",
+# "Engineer - Remote, US"; a "Remote Production Engineer" works on site in broadcasting.
+_REMOTE_TITLE = re.compile(r"[(\[,|/–—-]\s*remote\b", re.IGNORECASE)
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 # A range title names its period when it is not a year ("Hourly Pay Range", "NYC per hour").
 _PERIOD_WORDS: tuple[tuple[re.Pattern[str], Period], ...] = (
@@ -104,7 +107,9 @@ class GreenhouseSource:
             raise ParseError(f"job {external_id} has no title")
         url = job.get("absolute_url")
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            raise ParseError(f"job {external_id} has no absolute_url")
+            # Greenhouse's own page for the post, when the board gives no usable link.
+            board = quote(self.board, safe="")
+            url = f"https://job-boards.greenhouse.io/{board}/jobs/{quote(external_id)}"
         location_field = job.get("location")
         location = _clean(location_field.get("name")) if isinstance(location_field, dict) else ""
         departments = _names(job.get("departments"))
@@ -214,10 +219,10 @@ def _remote(title: str, location: str, offices: list[str], metadata: object) -> 
     flag = _remote_metadata(metadata)
     if flag is not None:
         return flag
-    for text in (location, title, *offices):
+    for text in (location, *offices):
         if _REMOTE.search(text) and not _NOT_REMOTE.search(text):
             return True
-    return None
+    return True if _REMOTE_TITLE.search(title) else None
 
 
 def _remote_metadata(metadata: object) -> bool | None:

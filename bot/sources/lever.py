@@ -49,6 +49,9 @@ _INTERVALS: dict[str, Period] = {
 }
 _WORKPLACE = {"remote": True, "hybrid": False, "on-site": False, "onsite": False}
 _REMOTE = re.compile(r"\bremote\b", re.IGNORECASE)
+# In a title, "remote" counts only as a location qualifier: "ML Engineer (Remote)",
+# "Engineer - Remote, US"; a "Remote Production Engineer" works on site in broadcasting.
+_REMOTE_TITLE = re.compile(r"[(\[,|/–—-]\s*remote\b", re.IGNORECASE)
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 _OTE = re.compile(r"\bOTE\b|on[- ]target earnings", re.IGNORECASE)
 
@@ -253,7 +256,7 @@ def _location(categories: dict[str, Any]) -> str:
 def _remote(workplace: object, location: str, title: str) -> bool | None:
     if isinstance(workplace, str) and workplace.strip().lower() in _WORKPLACE:
         return _WORKPLACE[workplace.strip().lower()]
-    if _REMOTE.search(location) or _REMOTE.search(title):
+    if _REMOTE.search(location) or _REMOTE_TITLE.search(title):
         return True
     return None  # "unspecified" or missing
 
