@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 __all__ = [
     "WINDOW",
     "Candidate",
+    "ClusterIndex",
     "ClusterMatch",
     "assign_cluster",
     "outlet_key",
@@ -141,6 +142,9 @@ _SECTORS: Mapping[str, str] = {
     "theatrical": "film-tv",
     "tv": "film-tv",
     "television": "film-tv",
+    # "the studios" / the AMPTP bargain for film and TV ("game studios" also name
+    # games, which then share a sector with any video-game headline)
+    "studio": "film-tv",
     "commercial": "commercials",
     "advertis": "commercials",
     "broadway": "stage",
@@ -236,19 +240,19 @@ def outlet_key(outlet: str) -> str:
     return " ".join(words)
 
 
+def _weight(token: str, df: int, docs: int) -> float:
+    w = math.log((docs + _PRIOR_DOCS) / (df + 1))
+    if any(c.isdigit() for c in token):
+        w *= 1.5
+    if token in _GENERIC:
+        w *= 0.5
+    return w
+
+
 def _weights(docs: Iterable[Sequence[str]]) -> dict[str, float]:
     docs = list(docs)
     df = Counter(t for doc in docs for t in set(doc))
-    total = len(docs) + _PRIOR_DOCS
-    weights: dict[str, float] = {}
-    for token, count in df.items():
-        w = math.log(total / (count + 1))
-        if any(c.isdigit() for c in token):
-            w *= 1.5
-        if token in _GENERIC:
-            w *= 0.5
-        weights[token] = w
-    return weights
+    return {token: _weight(token, count, len(docs)) for token, count in df.items()}
 
 
 def similarity(a: Sequence[str], b: Sequence[str], weights: Mapping[str, float]) -> float:
@@ -271,6 +275,70 @@ def _conflict(a: set[str], b: set[str], classes: Mapping[str, str]) -> bool:
     return bool(ca and cb and not (ca & cb))
 
 
+class ClusterIndex:
+    """Recent stories, indexed for :meth:`match`: tokens are computed once per story,
+    document frequencies are kept as stories are added, and only stories sharing a
+    token with the new one are scored."""
+
+    def __init__(self, candidates: Iterable[Candidate] = (), *, window: timedelta = WINDOW):
+        self.window = window
+        self._items: list[tuple[Candidate, tuple[str, ...], str]] = []
+        self._df: Counter[str] = Counter()
+        self._postings: dict[str, list[int]] = {}
+        for cand in candidates:
+            self.add(cand)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, cand: Candidate) -> None:
+        """Make ``cand`` a candidate for the stories matched after it."""
+        tokens = title_tokens(cand.title, cand.outlet)
+        index = len(self._items)
+        self._items.append((cand, tokens, outlet_key(cand.outlet)))
+        for token in tokens:
+            self._df[token] += 1
+            self._postings.setdefault(token, []).append(index)
+
+    def match(
+        self, title: str, outlet: str, when: datetime, *, url: str = ""
+    ) -> ClusterMatch | None:
+        """The cluster a new story joins, or ``None`` (see :func:`assign_cluster`)."""
+        mine = title_tokens(title, outlet)
+        me = outlet_key(outlet)
+        docs = len(self._items) + 1
+        weights = {t: _weight(t, self._df.get(t, 0) + 1, docs) for t in mine}
+        seen: set[int] = set()
+        best: ClusterMatch | None = None
+        for i, (cand, _tokens, _key) in enumerate(self._items):
+            if url and cand.url == url and abs(cand.when - when) <= self.window:
+                seen.add(i)
+                best = _better(best, ClusterMatch(cand.cluster_id, cand.story_id, 1.0, _key == me))
+        for token in mine:
+            for i in self._postings.get(token, ()):
+                if i in seen:
+                    continue
+                seen.add(i)
+                cand, tokens, key = self._items[i]
+                if abs(cand.when - when) > self.window:
+                    continue
+                for t in tokens:
+                    if t not in weights:
+                        weights[t] = _weight(t, self._df[t], docs)
+                score = similarity(mine, tokens, weights)
+                same = key == me
+                if score < (SAME_OUTLET_THRESHOLD if same else THRESHOLD):
+                    continue
+                best = _better(
+                    best, ClusterMatch(cand.cluster_id, cand.story_id, round(score, 3), same)
+                )
+        return best
+
+
+def _better(best: ClusterMatch | None, new: ClusterMatch) -> ClusterMatch:
+    return new if best is None or new.score > best.score else best
+
+
 def assign_cluster(
     title: str,
     outlet: str,
@@ -284,26 +352,7 @@ def assign_cluster(
 
     ``when`` is the story's publication time (else when it was first seen); candidates
     more than ``window`` away are ignored. The best-scoring member above the threshold
-    decides; a same-outlet member counts only as the same article.
+    decides; a same-outlet member counts only as the same article (same link, or a
+    nearly identical title).
     """
-    near = [c for c in candidates if abs(c.when - when) <= window]
-    if not near:
-        return None
-    mine = title_tokens(title, outlet)
-    theirs = [title_tokens(c.title, c.outlet) for c in near]
-    weights = _weights([mine, *theirs])
-    me = outlet_key(outlet)
-    best: ClusterMatch | None = None
-    for cand, tokens in zip(near, theirs, strict=True):
-        same = outlet_key(cand.outlet) == me
-        if url and cand.url and url == cand.url:
-            score = 1.0
-        else:
-            score = similarity(mine, tokens, weights)
-            if same and score < SAME_OUTLET_THRESHOLD:
-                continue
-            if score < THRESHOLD:
-                continue
-        if best is None or score > best.score:
-            best = ClusterMatch(cand.cluster_id, cand.story_id, round(score, 3), same)
-    return best
+    return ClusterIndex(candidates, window=window).match(title, outlet, when, url=url)
