@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError, HTTPStatusError, ParseError, RateLimited, TooLarge
+from bot.errors import (
+    ConfigError,
+    FetchError,
+    HTTPStatusError,
+    ParseError,
+    RateLimited,
+    TooLarge,
+)
 from bot.http import HttpClient, HttpSettings
 from bot.sources.base import PollContext, SourceConfig
 from bot.sources.eightfold import EightfoldSource
@@ -64,7 +71,7 @@ async def test_listing_fields(board, http):
     assert first.description == "" and first.pay is None
     assert first.extra == {
         "ats_job_id": pm.ats_job_id,
-        "t_update": str(pm.t_update),
+        "updated": str(pm.t_update),
         "work_location_option": "remote",
     }
     (request,) = board.list_requests()
@@ -133,12 +140,62 @@ async def test_malformed_and_private_positions(board, http):
 
 
 async def test_a_wrong_domain_is_reported_as_such(board, http):
-    with pytest.raises(HTTPStatusError):  # the fake refuses with 403, as PCSX sites do
+    # The fake refuses with 403 as such sites do; the PCSX search is then tried and absent.
+    with pytest.raises(FetchError) as caught:
         await make_source(board, domain="netflix.net").fetch(PollContext(http))
+    assert "HTTP 403" in str(caught.value) and "HTTP 404" in str(caught.value)
     board.server.fail(board.list_path, Fault.http(200, b'{"message": "Not authorized for PCSX"}'))
-    with pytest.raises(ParseError) as caught:
+    with pytest.raises(FetchError) as caught:
         await make_source(board).fetch(PollContext(http))
-    assert "Not authorized for PCSX" in str(caught.value) and "domain" in str(caught.value)
+    assert "Not authorized for PCSX" in str(caught.value) and "pcsx" in str(caught.value)
+
+
+async def test_a_server_error_is_not_taken_for_a_refusal(board, http):
+    fill(board, 3)
+    board.server.fail(board.list_path, Fault.http(500))
+
+    with pytest.raises(HTTPStatusError):
+        await make_source(board).fetch(PollContext(http))
+
+    assert board.server.requests_to("/api/pcsx/search") == []
+
+
+async def test_a_pcsx_site_is_listed_through_the_pcsx_search():
+    async with FakeHTTPServer() as server:
+        board = FakeEightfoldBoard(server, host="jobs.nvidia.com", domain="nvidia.com", pcsx=True)
+        for i in range(12):
+            board.add(f"Deep Learning Engineer {i}", pay="$184,000 - $287,500")
+        board.add("Senior Architect, Agentic AI", locations=["Santa Clara,CA,US"])
+        settings = HttpSettings(connect_timeout=2, read_timeout=3)
+        async with HttpClient(settings) as http:
+            config = SourceConfig(
+                name="nvidia",
+                kind="eightfold",
+                company="NVIDIA",
+                base_url=server.url,
+                options={"host": "jobs.nvidia.com", "domain": "nvidia.com"},
+            )
+            source = EightfoldSource(config)
+            ctx = PollContext(http)
+            first = await source.fetch(ctx)
+            second = await source.fetch(ctx)
+            detailed = await source.details(ctx, first.postings[:2])
+
+    assert len(first.postings) == 13 and first.warnings == ()
+    assert second.not_modified  # straight to PCSX: the refused API is not asked again
+    assert len(board.list_requests()) == 1
+    assert [r.query["start"] for r in board.pcsx_requests()] == ["0", "10", "0", "10"]
+    architect = first.postings[12]
+    assert architect.title == "Senior Architect, Agentic AI"
+    assert architect.url == f"https://jobs.nvidia.com/careers/job/{board.jobs[12].id}"
+    assert architect.location == "US, CA, Santa Clara"
+    assert architect.extra["ats_job_id"] == board.jobs[12].ats_job_id
+    assert architect.posted_at == datetime.fromtimestamp(board.jobs[12].t_update, UTC)
+    assert [r.query["position_id"] for r in board.detail_requests()] == [
+        str(board.jobs[0].id),
+        str(board.jobs[1].id),
+    ]
+    assert all("$184,000 - $287,500" in p.description for p in detailed)
 
 
 async def test_not_modified_only_when_every_page_is_unchanged(board, http):

@@ -1,6 +1,7 @@
-"""Eightfold career sites (Netflix's explore.jobs.netflix.net and others), "apply v2" API.
+"""Eightfold career sites: Netflix's explore.jobs.netflix.net and others.
 
-The listing pages by ``start``, ten at a time whatever ``num`` asks for::
+Eightfold serves two public listing APIs, both ten positions a page whatever ``num``
+asks for. The classic "apply v2" one (Netflix)::
 
     GET {base}/api/apply/v2/jobs?domain={domain}&start=N&num=10
     ->  {"positions": [{"id", "name", "location", "locations", "department",
@@ -8,14 +9,22 @@ The listing pages by ``start``, ten at a time whatever ``num`` asks for::
          "display_job_id", "work_location_option", "canonicalPositionUrl",
          "isPrivate"?, "job_description": ""}, ...], "count": 609, ...}
 
-``count`` is not to be trusted, so paging goes on until a short page (or a page with
-nothing new, or the page cap). ``domain`` is required; a wrong one, or a tenant moved to
-Eightfold's newer "PCSX" site, answers ``{"message": "Not authorized for PCSX"}``
-instead of positions, which is reported as such.
+and the newer "PCSX" one (jobs.nvidia.com, apply.careers.microsoft.com), used by sites
+whose apply-v2 listing answers ``403 {"message": "Not authorized for PCSX"}``::
 
-The listing leaves ``job_description`` empty, so :meth:`EightfoldSource.details` fetches
-``GET {base}/api/apply/v2/jobs/{id}?domain={domain}``: the same position, with the
-description as HTML. Pay is read later from that text (Netflix states total
+    GET {base}/api/pcsx/search?domain={domain}&start=N&num=10
+    ->  {"status": 200, "data": {"positions": [{"id", "name", "locations",
+         "postedTs", "creationTs", "department", "workLocationOption", "atsJobId",
+         "displayJobId", "positionUrl"}, ...], "count": 2674}}
+
+A source starts with apply v2 and, when page one is refused, tries PCSX, then keeps
+whichever answered. ``count`` is not to be trusted, so paging goes on until a short
+page (or a page with nothing new, or the page cap).
+
+Neither listing carries the description, so :meth:`EightfoldSource.details` fetches
+``GET {base}/api/apply/v2/jobs/{id}?domain={domain}`` (``job_description``, HTML) or,
+for PCSX sites, ``GET {base}/api/pcsx/position_details?position_id={id}&domain=...``
+(``data.jobDescription``). Pay is read later from that text (Netflix states total
 compensation: "The overall market range for roles in this area of Netflix is typically
 $X - $Y ... based on total compensation (vs. only base salary)").
 """
@@ -28,9 +37,16 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from bot.errors import ConfigError, ParseError, RateLimited, SourceError
+from bot.errors import (
+    ConfigError,
+    FetchError,
+    HTTPStatusError,
+    ParseError,
+    RateLimited,
+    SourceError,
+)
 from bot.models import Posting
 from bot.sources.base import Fetched, PollContext, SourceConfig
 from bot.text import html_to_text, normalize_space
@@ -38,6 +54,8 @@ from bot.text import html_to_text, normalize_space
 __all__ = ["EightfoldSource"]
 
 log = logging.getLogger(__name__)
+
+Api = Literal["apply_v2", "pcsx"]
 
 _PAGE_SIZE = 10  # the server's cap: a larger num still returns ten
 _MAX_PAGES = 300
@@ -49,6 +67,12 @@ _REMOTE = {"remote", "remote_local", "remote_global", "fully remote"}
 _NOT_REMOTE = {"onsite", "on-site", "hybrid", "office"}
 # 2000-01-01 .. 2100-01-01: anything else is not a posting date
 _EPOCH_RANGE = (946_684_800, 4_102_444_800)
+# What a site says when this listing API is not the one it serves.
+_REFUSED_STATUSES = frozenset({401, 403, 404, 422})
+
+
+class _Refused(SourceError):
+    """Page one of a listing API was refused: the other API may be the right one."""
 
 
 class EightfoldSource:
@@ -77,49 +101,27 @@ class EightfoldSource:
         self.domain = domain
         self.base_url = (config.base_url or f"https://{host}").rstrip("/")
         self.api = f"{self.base_url}/api/apply/v2/jobs"
+        self.pcsx_api = f"{self.base_url}/api/pcsx"
         self.company = config.company or config.name
+        #: the listing API this site answered last; the other is tried when it refuses
+        self.listing_api: Api = "apply_v2"
 
     async def fetch(self, ctx: PollContext) -> Fetched:
         """Page until a short page; ``not_modified`` only when every page was."""
-        postings: dict[str, Posting] = {}
-        warnings: list[str] = []
-        unchanged = True
-        start = 0
-        for _ in range(_MAX_PAGES):
-            body, same = await self._page(ctx, start)
-            unchanged = unchanged and same
-            entries = _positions(body, start)
-            repeated = 0
-            for index, entry in enumerate(entries, start=start):
-                try:
-                    posting = self._posting(entry)
-                except ValueError as err:
-                    warnings.append(f"eightfold {self.host}: position {index} skipped: {err}")
-                    continue
-                if posting is None:
-                    continue
-                if posting.external_id in postings:
-                    repeated += 1
-                    continue
-                postings[posting.external_id] = posting
-            start += _PAGE_SIZE
-            if len(entries) < _PAGE_SIZE:
-                break
-            if repeated == len(entries):
-                # A server that ignores ``start`` would otherwise be paged forever.
-                warnings.append(
-                    f"eightfold {self.host}: the page at start={start - _PAGE_SIZE} repeated "
-                    "earlier positions; stopped paging"
-                )
-                break
-        else:
-            warnings.append(
-                f"eightfold {self.host}: stopped after {_MAX_PAGES} pages; "
-                "the listing may be incomplete"
-            )
-        if unchanged:
-            return Fetched(not_modified=True)
-        return Fetched(postings=tuple(postings.values()), warnings=tuple(warnings))
+        try:
+            return await self._fetch(ctx, self.listing_api)
+        except _Refused as refused:
+            other: Api = "pcsx" if self.listing_api == "apply_v2" else "apply_v2"
+            try:
+                fetched = await self._fetch(ctx, other)
+            except SourceError as err:
+                raise FetchError(
+                    f"eightfold {self.host}: the {self.listing_api} listing was refused "
+                    f"({refused}) and the {other} one failed too ({err})"
+                ) from err
+            log.info("eightfold %s: listing through the %s API from now on", self.host, other)
+            self.listing_api = other
+            return fetched
 
     async def details(self, ctx: PollContext, postings: Sequence[Posting]) -> list[Posting]:
         """Fill each posting's description from its position document."""
@@ -153,13 +155,63 @@ class EightfoldSource:
         return [t.result() for t in tasks]
 
     # -- listing ---------------------------------------------------------------------
-    async def _page(self, ctx: PollContext, start: int) -> tuple[Any, bool]:
+    async def _fetch(self, ctx: PollContext, api: Api) -> Fetched:
+        postings: dict[str, Posting] = {}
+        warnings: list[str] = []
+        unchanged = True
+        start = 0
+        for _ in range(_MAX_PAGES):
+            body, same = await self._page(ctx, api, start)
+            unchanged = unchanged and same
+            entries = _positions(body, api, start)
+            repeated = 0
+            for index, entry in enumerate(entries, start=start):
+                try:
+                    posting = self._posting(entry)
+                except ValueError as err:
+                    warnings.append(f"eightfold {self.host}: position {index} skipped: {err}")
+                    continue
+                if posting is None:
+                    continue
+                if posting.external_id in postings:
+                    repeated += 1
+                    continue
+                postings[posting.external_id] = posting
+            start += _PAGE_SIZE
+            if len(entries) < _PAGE_SIZE:
+                break
+            if repeated == len(entries):
+                # A server that ignores ``start`` would otherwise be paged forever.
+                warnings.append(
+                    f"eightfold {self.host}: the page at start={start - _PAGE_SIZE} repeated "
+                    "earlier positions; stopped paging"
+                )
+                break
+        else:
+            warnings.append(
+                f"eightfold {self.host}: stopped after {_MAX_PAGES} pages; "
+                "the listing may be incomplete"
+            )
+        if unchanged:
+            return Fetched(not_modified=True)
+        return Fetched(postings=tuple(postings.values()), warnings=tuple(warnings))
+
+    async def _page(self, ctx: PollContext, api: Api, start: int) -> tuple[Any, bool]:
+        url = self.api if api == "apply_v2" else f"{self.pcsx_api}/search"
         params = {"domain": self.domain, "start": start, "num": _PAGE_SIZE}
-        resp = await ctx.get(self.api, params=params, conditional=True)
-        if resp.not_modified and not resp.content:
-            # A bodiless 304: paging needs the page itself, so ask once more plainly.
-            return (await ctx.get(self.api, params=params)).json(), True
-        return resp.json(), resp.not_modified
+        try:
+            resp = await ctx.get(url, params=params, conditional=True)
+            if resp.not_modified and not resp.content:
+                # A bodiless 304: paging needs the page itself, so ask once more plainly.
+                return (await ctx.get(url, params=params)).json(), True
+        except HTTPStatusError as err:
+            if start == 0 and err.status in _REFUSED_STATUSES:
+                raise _Refused(str(err)) from err
+            raise
+        body = resp.json()
+        if start == 0 and _refusal(body, api):
+            raise _Refused(f"the server says {_refusal(body, api)[:200]!r}")
+        return body, resp.not_modified
 
     def _posting(self, entry: object) -> Posting | None:
         if not isinstance(entry, Mapping):
@@ -178,23 +230,25 @@ class EightfoldSource:
         names = [_place(p) for p in places] if isinstance(places, list) else []
         names = [n for n in dict.fromkeys(names) if n] or [_place(entry.get("location"))]
         location = "; ".join(n for n in names if n)
-        option = _text(entry.get("work_location_option"))
-        ats_id = _text(entry.get("ats_job_id")) or _text(entry.get("display_job_id"))
+        option = _text(entry.get("work_location_option") or entry.get("workLocationOption"))
+        ats_id = _first_text(entry, "ats_job_id", "display_job_id", "atsJobId", "displayJobId")
+        updated = entry.get("t_update") or entry.get("postedTs")
         extra = {
             "ats_job_id": ats_id,
-            "t_update": _text(str(entry.get("t_update") or "")),
+            "updated": str(updated) if isinstance(updated, int | float) else "",
             "work_location_option": option,
         }
+        url = entry.get("canonicalPositionUrl") or entry.get("positionUrl")
         return Posting(
             source=self.config.name,
             external_id=raw_id,
             company=self.company,
             title=title,
-            url=self._public_url(entry.get("canonicalPositionUrl"), raw_id),
+            url=self._public_url(url, raw_id),
             location=location,
             remote=_remote(option),
             department=_text(entry.get("department")) or _text(entry.get("business_unit")),
-            posted_at=_epoch(entry.get("t_create")),
+            posted_at=_epoch(entry.get("t_create") or entry.get("postedTs")),
             extra={k: v for k, v in extra.items() if v},
         )
 
@@ -210,33 +264,50 @@ class EightfoldSource:
     async def _detail(self, ctx: PollContext, posting: Posting) -> Posting:
         if not _ID.match(posting.external_id):
             return posting
-        resp = await ctx.get(f"{self.api}/{posting.external_id}", params={"domain": self.domain})
-        data = resp.json()
+        if self.listing_api == "pcsx":
+            params = {"position_id": posting.external_id, "domain": self.domain, "hl": "en"}
+            body = (await ctx.get(f"{self.pcsx_api}/position_details", params=params)).json()
+            data = body.get("data") if isinstance(body, Mapping) else None
+            key = "jobDescription"
+        else:
+            params = {"domain": self.domain}
+            data = (await ctx.get(f"{self.api}/{posting.external_id}", params=params)).json()
+            key = "job_description"
         if not isinstance(data, Mapping):
             raise ParseError(f"eightfold detail {posting.external_id}: expected an object")
-        markup = data.get("job_description")
+        markup = data.get(key)
         if not isinstance(markup, str) or not markup.strip():
             message = _text(data.get("message"))
             raise ParseError(
-                f"eightfold detail {posting.external_id}: no job_description"
+                f"eightfold detail {posting.external_id}: no {key}"
                 + (f" (the server says {message[:200]!r})" if message else "")
             )
         return replace(posting, description=html_to_text(markup) or posting.description)
 
 
-def _positions(body: object, start: int) -> list[Any]:
-    if not isinstance(body, Mapping):
-        raise ParseError(f"eightfold listing at start={start}: expected an object")
-    entries = body.get("positions")
+def _positions(body: object, api: Api, start: int) -> list[Any]:
+    holder = body.get("data") if api == "pcsx" and isinstance(body, Mapping) else body
+    entries = holder.get("positions") if isinstance(holder, Mapping) else None
     if not isinstance(entries, list):
-        message = _text(body.get("message"))
+        message = _refusal(body, api)
         if message:
             raise ParseError(
-                f"eightfold listing refused: {message[:200]!r} (check the domain option; "
-                "a site moved to Eightfold's PCSX pages no longer serves this API)"
+                f"eightfold listing refused: {message[:200]!r} (check the domain option)"
             )
-        raise ParseError(f"eightfold listing at start={start}: no positions array")
+        raise ParseError(f"eightfold {api} listing at start={start}: no positions array")
     return entries
+
+
+def _refusal(body: object, api: Api) -> str:
+    """The server's message when a listing answer holds no positions, else ''."""
+    if not isinstance(body, Mapping):
+        return ""
+    holder = body.get("data") if api == "pcsx" else body
+    if isinstance(holder, Mapping) and isinstance(holder.get("positions"), list):
+        return ""
+    error = body.get("error")
+    message = body.get("message") or (error.get("message") if isinstance(error, Mapping) else "")
+    return _text(message)
 
 
 def _option(config: SourceConfig, key: str) -> str:
@@ -248,6 +319,14 @@ def _option(config: SourceConfig, key: str) -> str:
 
 def _text(value: object) -> str:
     return normalize_space(value) if isinstance(value, str) else ""
+
+
+def _first_text(entry: Mapping[str, Any], *keys: str) -> str:
+    for key in keys:
+        text = _text(entry.get(key))
+        if text:
+            return text
+    return ""
 
 
 def _place(value: object) -> str:

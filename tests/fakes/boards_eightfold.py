@@ -1,9 +1,12 @@
-"""A fake Eightfold career site ("apply v2" API) on top of :class:`FakeHTTPServer`.
+"""A fake Eightfold career site on top of :class:`FakeHTTPServer`.
 
-Like Netflix's explore.jobs.netflix.net: ten positions a page whatever ``num`` asks,
-a ``count`` that need not be true (set ``count``), an empty ``job_description`` in
-the listing and the HTML one in the per-position document, and a refusal instead of
-positions for a wrong ``domain``.
+Like Netflix's explore.jobs.netflix.net ("apply v2"): ten positions a page whatever
+``num`` asks, a ``count`` that need not be true (set ``count``), an empty
+``job_description`` in the listing and the HTML one in the per-position document, and
+a refusal instead of positions for a wrong ``domain``. With ``pcsx=True`` it is a site
+like jobs.nvidia.com instead: the apply-v2 listing answers 403 "Not authorized for
+PCSX" and the listing lives at ``/api/pcsx/search`` (``data.positions``, camelCase
+fields), the description at ``/api/pcsx/position_details``.
 
     board = FakeEightfoldBoard(server)            # host explore.jobs.netflix.net
     board.count = 999                             # what the listing claims
@@ -72,6 +75,27 @@ class EightfoldJob:
             "isPrivate": self.is_private,
         }
 
+    def pcsx_position(self, *, with_description: bool) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "id": self.id,
+            "displayJobId": self.ats_job_id,
+            "name": self.name,
+            "locations": [", ".join(reversed(loc.split(","))) for loc in self.locations],
+            "standardizedLocations": ["Santa Clara, CA, US"],
+            "postedTs": self.t_update,
+            "creationTs": self.t_create,
+            "department": self.department,
+            "workLocationOption": self.work_location_option,
+            "locationFlexibility": None,
+            "isHot": 0,
+            "atsJobId": self.ats_job_id,
+            "positionUrl": f"/careers/job/{self.id}",
+        }
+        if with_description:
+            doc["jobDescription"] = self.description_html()
+            doc["efcustomTextTimeType"] = ["Full time"]
+        return doc
+
     def description_html(self) -> str:
         pay = ""
         if self.pay:
@@ -104,11 +128,15 @@ class FakeEightfoldBoard:
         *,
         host: str = "explore.jobs.netflix.net",
         domain: str = "netflix.com",
+        pcsx: bool = False,
     ) -> None:
         self.server = server
         self.host = host
         self.domain = domain
+        self.pcsx = pcsx
         self.list_path = "/api/apply/v2/jobs"
+        self.pcsx_search_path = "/api/pcsx/search"
+        self.pcsx_detail_path = "/api/pcsx/position_details"
         self.jobs: list[EightfoldJob] = []
         #: raw positions appended to the listing as is (malformed ones for tests)
         self.raw_positions: list[Any] = []
@@ -120,6 +148,9 @@ class FakeEightfoldBoard:
         self._next_id = 790313345400
         server.route("GET", self.list_path, self._list)
         server.route("GET", f"{self.list_path}/*", self._detail)
+        if pcsx:
+            server.route("GET", self.pcsx_search_path, self._pcsx_search)
+            server.route("GET", self.pcsx_detail_path, self._pcsx_detail)
 
     def add(self, name: str, **fields: Any) -> EightfoldJob:
         self._next_id += 37
@@ -141,11 +172,16 @@ class FakeEightfoldBoard:
         return self.server.requests_to(self.list_path)
 
     def detail_requests(self) -> list[Recorded]:
+        if self.pcsx:
+            return self.server.requests_to(self.pcsx_detail_path)
         prefix = f"{self.list_path}/"
         return [r for r in self.server.requests if r.path.startswith(prefix)]
 
+    def pcsx_requests(self) -> list[Recorded]:
+        return self.server.requests_to(self.pcsx_search_path)
+
     async def _list(self, request: web.Request) -> web.Response:
-        if request.query.get("domain") != self.domain:
+        if self.pcsx or request.query.get("domain") != self.domain:
             return _json({"message": "Not authorized for PCSX"}, status=403)
         try:
             start = max(0, int(request.query.get("start", "0")))
@@ -180,6 +216,44 @@ class FakeEightfoldBoard:
                 if str(job.id) == position_id:
                     return _json(job.position(self.host, with_description=True))
             return _json({"message": f"Job with ID {position_id} not found"}, status=404)
+        finally:
+            self.in_flight -= 1
+
+    async def _pcsx_search(self, request: web.Request) -> web.Response:
+        if request.query.get("domain") != self.domain:
+            return _json({"status": 422, "error": {"message": "domain is required"}}, status=422)
+        start = max(0, int(request.query.get("start", "0") or 0))
+        positions = [j.pcsx_position(with_description=False) for j in self.jobs]
+        positions += list(self.raw_positions)
+        return _json(
+            {
+                "status": 200,
+                "error": {"message": "", "body": ""},
+                "data": {
+                    "positions": positions[start : start + PAGE_CAP],
+                    "count": len(positions) if self.count is None else self.count,
+                    "filterDef": {},
+                    "resultsMetaData": {},
+                    "appliedFilters": [],
+                    "sortBy": "timestamp",
+                },
+                "metadata": None,
+            }
+        )
+
+    async def _pcsx_detail(self, request: web.Request) -> web.Response:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.detail_latency:
+                await asyncio.sleep(self.detail_latency)  # the fake server is slow on purpose
+            position_id = request.query.get("position_id", "")
+            for job in self.jobs:
+                if str(job.id) == position_id and request.query.get("domain") == self.domain:
+                    data = job.pcsx_position(with_description=True)
+                    data["publicUrl"] = f"https://{self.host}/careers/job/{job.id}"
+                    return _json({"status": 200, "error": {"message": ""}, "data": data})
+            return _json({"status": 404, "error": {"message": "Position not found"}, "data": {}})
         finally:
             self.in_flight -= 1
 
