@@ -1,0 +1,855 @@
+"""Slack through slack-bolt's ``AsyncApp``: slash commands in, alerts and digests out.
+
+Translation only (issue 6): commands come from the declarations in ``handlers`` (one
+bolt listener per :class:`~handlers.spec.CommandSpec`), their arguments are parsed by the
+injected parser, the answer comes from the injected dispatcher, and
+:func:`bot.render.slack.render` turns the neutral :class:`~handlers.reply.Reply` into Block
+Kit. Nothing here decides what a command does.
+
+Two ways in:
+
+* **HTTP mode** (default): bolt served by aiohttp on ``host:port`` at ``path``; Slack
+  signs each request and bolt's ``RequestVerification`` answers 401 to a bad signature
+  or a timestamp more than five minutes off, before any listener runs.
+* **Socket Mode** when an app token is set: bolt's ``AsyncSocketModeHandler``, whose
+  websocket URL comes from ``apps.connections.open`` on ``api_base``.
+
+Either way the same aiohttp server answers ``/healthz`` and ``/metrics`` (Prometheus).
+
+Acks: Slack gives a command three seconds. A fast command is answered in the ack; a
+``slow`` one (or a fast one that overruns ``ack_deadline``) is acked with a short
+"working" note and answered through ``response_url``. Bolt's own ``respond()`` posts with a
+client of its own (no retries, see shared/REAL-DATA.md), so response_url posts go through
+:class:`slack_sdk.webhook.async_client.AsyncWebhookClient` with our retry handlers.
+
+Out (the :class:`bot.platforms.base.Platform` protocol): ``send`` is
+``chat.postMessage`` (paced at about one message a second per channel) and ``edit`` is
+``chat.update``. 429s are retried in-process only while ``Retry-After`` is short (longer
+waits go back to the outbox as :class:`~bot.errors.TransientDeliveryError` with
+``retry_after``); 5xx, timeouts and resets are transient; ``channel_not_found``,
+``not_in_channel``, ``is_archived``, ``invalid_auth``, ``account_inactive``,
+``token_revoked`` and other refusals are :class:`~bot.errors.PermanentDeliveryError` whose
+message starts with Slack's error code.
+
+Secrets (bot token, signing secret, app token) are never logged or put in errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import re
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.errors import CommandError, ConfigError, PermanentDeliveryError, TransientDeliveryError
+from bot.render.slack import ACTION_LINK, ACTION_RUN, decode_action_value, render
+from handlers.reply import Reply
+from handlers.spec import Caller, CommandSpec, Context
+
+__all__ = ["Dispatch", "Metrics", "ParseArgs", "SlackPlatform", "SlackSettings"]
+
+log = logging.getLogger(__name__)
+
+#: ``(command name, parsed args, context) -> Reply``; never raises for user error.
+Dispatch = Callable[[str, Mapping[str, object], Context], Awaitable[Reply]]
+#: ``(spec, slash-command text) -> args``; raises :class:`~bot.errors.CommandError`.
+ParseArgs = Callable[[CommandSpec, str], Mapping[str, object]]
+
+WhoMaySubscribe = Literal["everyone", "admins"] | tuple[str, ...]
+
+# A response_url accepts five posts within 30 minutes (Slack's documented limit).
+_RESPONSE_URL_POSTS = 5
+_ADMIN_CACHE_SECONDS = 300.0
+
+# ok:false codes that will not change by retrying: the subscription is paused with the
+# reason. The explanation is for the people in the channel.
+_PERMANENT_REASONS = {
+    "channel_not_found": "Slack says this channel does not exist or Marquee cannot see it",
+    "not_in_channel": "Marquee is not a member of this channel (invite @Marquee, then resume)",
+    "is_archived": "the channel is archived",
+    "invalid_auth": "Slack rejected Marquee's bot token",
+    "not_authed": "no bot token was sent",
+    "account_inactive": "Marquee's Slack app or bot user was deactivated",
+    "token_revoked": "Marquee's bot token was revoked",
+    "token_expired": "Marquee's bot token expired",
+    "missing_scope": "the Slack app lacks a permission (reinstall it from the manifest)",
+    "restricted_action": "posting in this channel is restricted by the workspace",
+    "team_access_not_granted": "the workspace has not granted Marquee access",
+    "ekm_access_denied": "the workspace's encryption keys deny access",
+}
+_TRANSIENT_CODES = frozenset(
+    {"ratelimited", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
+)
+# chat.update failures meaning "the alert message is gone": post the update afresh
+# instead of pausing the channel because someone deleted a message.
+_MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+
+
+# -- settings ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SlackSettings:
+    """Everything the Slack adapter needs, validated once.
+
+    Secrets come from ``SLACK_BOT_TOKEN`` / ``SLACK_SIGNING_SECRET`` / ``SLACK_APP_TOKEN``
+    (read by the config loader) and are hidden from ``repr``. ``app_token`` switches to
+    Socket Mode; otherwise ``signing_secret`` is required. ``who_may_subscribe`` is
+    ``"everyone"``, ``"admins"`` (workspace admins and owners, via ``users.info``) or a
+    tuple of user ids. ``port=0`` picks a free port (see :attr:`SlackPlatform.url`).
+    """
+
+    bot_token: str = field(repr=False)
+    signing_secret: str | None = field(default=None, repr=False)
+    app_token: str | None = field(default=None, repr=False)
+    host: str = "127.0.0.1"
+    port: int = 3000
+    path: str = "/slack/events"
+    api_base: str = "https://slack.com/api/"
+    who_may_subscribe: WhoMaySubscribe = "everyone"
+    #: seconds between two messages to one channel (Slack allows about one a second)
+    pace_seconds: float = 1.0
+    #: seconds for one Web API or response_url request
+    request_timeout: float = 10.0
+    #: a fast command not answered by then is acked with "working…" (Slack waits 3 s)
+    ack_deadline: float = 2.0
+    #: a 429 asking to wait longer than this goes back to the outbox instead of blocking
+    max_retry_after: float = 30.0
+    rate_limit_retries: int = 2
+    server_error_retries: int = 2
+
+    def __post_init__(self) -> None:
+        if not self.bot_token or not self.bot_token.strip():
+            raise ConfigError("SLACK_BOT_TOKEN", "is empty")
+        if not self.app_token and not (self.signing_secret and self.signing_secret.strip()):
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET", "is required in HTTP mode (or set SLACK_APP_TOKEN)"
+            )
+        if not self.path.startswith("/"):
+            raise ConfigError("slack.path", f"must start with '/', got {self.path!r}")
+        if self.path in ("/healthz", "/metrics"):
+            raise ConfigError("slack.path", f"{self.path} is reserved")
+        if not self.api_base.startswith(("http://", "https://")):
+            raise ConfigError("slack.api_base", f"expected an http(s) URL, got {self.api_base!r}")
+        if not self.api_base.endswith("/"):
+            # slack_sdk joins base and method by concatenation: ".../api" + "chat.postMessage"
+            object.__setattr__(self, "api_base", self.api_base + "/")
+        who = self.who_may_subscribe
+        if isinstance(who, list):
+            object.__setattr__(self, "who_may_subscribe", tuple(who))
+        elif isinstance(who, str) and who not in ("everyone", "admins"):
+            raise ConfigError(
+                "slack.who_may_subscribe",
+                f"expected 'everyone', 'admins' or a list of user ids, got {who!r}",
+            )
+        if not 0 <= self.port <= 65535:
+            raise ConfigError("slack.port", f"expected a port number, got {self.port}")
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.app_token)
+
+    @classmethod
+    def from_config(cls, config: Any, **overrides: Any) -> SlackSettings:
+        """From ``bot.config.Config`` (its ``slack`` table and ``secrets``)."""
+        sc, secrets = config.slack, config.secrets
+        values: dict[str, Any] = {
+            "bot_token": secrets.slack_bot_token or "",
+            "signing_secret": secrets.slack_signing_secret,
+            "app_token": secrets.slack_app_token,
+            "host": sc.host,
+            "port": sc.port,
+            "path": sc.path,
+            "who_may_subscribe": sc.who_may_subscribe,
+        }
+        if sc.api_base:
+            values["api_base"] = sc.api_base
+        values.update(overrides)
+        return cls(**values)
+
+
+# -- metrics -----------------------------------------------------------------------
+
+
+class Metrics:
+    """A few counters and gauges in Prometheus text format (no dependency needed)."""
+
+    def __init__(self) -> None:
+        self._help: dict[str, tuple[str, str]] = {}
+        self._counters: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+        self._gauges: dict[str, Callable[[], float]] = {}
+
+    def counter(self, name: str, help_text: str) -> None:
+        """Declare a counter (shown as 0 until incremented)."""
+        self._help[name] = ("counter", help_text)
+        self._counters.setdefault(name, {})
+
+    def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
+        """Add ``amount`` to a declared counter."""
+        series = self._counters.setdefault(name, {})
+        key = tuple(sorted(labels.items()))
+        series[key] = series.get(key, 0.0) + amount
+
+    def value(self, name: str, **labels: str) -> float:
+        """A counter's current value (tests, /healthz)."""
+        return self._counters.get(name, {}).get(tuple(sorted(labels.items())), 0.0)
+
+    def gauge(self, name: str, help_text: str, read: Callable[[], float]) -> None:
+        """Register a gauge read at each scrape (e.g. outbox backlog)."""
+        self._help[name] = ("gauge", help_text)
+        self._gauges[name] = read
+
+    def render(self) -> str:
+        """The exposition text."""
+        lines: list[str] = []
+        for name in sorted(self._help):
+            kind, help_text = self._help[name]
+            lines.append(f"# HELP {name} {_help_escape(help_text)}")
+            lines.append(f"# TYPE {name} {kind}")
+            if kind == "gauge":
+                try:
+                    value = float(self._gauges[name]())
+                except Exception:  # a broken gauge must not break the scrape
+                    log.exception("metrics: gauge %s failed", name)
+                    continue
+                lines.append(f"{name} {_number(value)}")
+                continue
+            series = self._counters.get(name) or {(): 0.0}
+            for labels, value in sorted(series.items()):
+                lines.append(f"{name}{_labels(labels)} {_number(value)}")
+        return "\n".join(lines) + "\n"
+
+
+def _help_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _labels(labels: tuple[tuple[str, str], ...]) -> str:
+    if not labels:
+        return ""
+    inner = ",".join(
+        f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'.replace(
+            "\n", "\\n"
+        )
+        for k, v in labels
+    )
+    return "{" + inner + "}"
+
+
+def _number(value: float) -> str:
+    if math.isnan(value) or math.isinf(value):
+        return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+class _NoRequestBodies(logging.Filter):
+    """bolt logs a rejected request's whole body at INFO; a body from Slack carries its
+    (deprecated) verification token and user text, so keep only the fact."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "Invalid request signature" in str(record.msg):
+            record.msg, record.args = "Invalid request signature or stale timestamp: 401", ()
+        return True
+
+
+def _quiet_request_bodies() -> None:
+    bolt_log = logging.getLogger("slack_bolt.RequestVerification")
+    if not any(isinstance(f, _NoRequestBodies) for f in bolt_log.filters):
+        bolt_log.addFilter(_NoRequestBodies())
+
+
+# -- retries and pacing ------------------------------------------------------------
+
+
+def _retry_after(headers: Mapping[str, Any] | None) -> float | None:
+    """Slack's ``Retry-After`` (integer seconds), or ``None`` when absent or malformed."""
+    if not headers:
+        return None
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list | tuple) else value
+            try:
+                seconds = int(str(raw).strip())
+            except ValueError:
+                return None
+            return float(seconds) if seconds >= 0 else None
+    return None
+
+
+class _BoundedRateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler, but only for waits we can afford in-process.
+
+    The stock handler sleeps whatever ``Retry-After`` says (an hour blocks delivery for
+    an hour) and raises on a non-integer value; longer or malformed waits are handed back
+    to the outbox instead, with ``retry_after``.
+    """
+
+    def __init__(self, max_retry_count: int, max_wait: float) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait = max_wait
+
+    async def _can_retry_async(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[no-untyped-def]
+        if response is None or response.status_code != 429:
+            return False
+        wait = _retry_after(response.headers)
+        if wait is None:
+            # absent: the stock handler waits about a second; malformed: it would raise
+            has_header = any(k.lower() == "retry-after" for k in response.headers)
+            return not has_header
+        return wait <= self.max_wait
+
+
+def _retry_handlers(settings: SlackSettings) -> list[AsyncRetryHandler]:
+    return [
+        AsyncConnectionErrorRetryHandler(max_retry_count=1),
+        _BoundedRateLimitRetry(settings.rate_limit_retries, settings.max_retry_after),
+        AsyncServerErrorRetryHandler(max_retry_count=settings.server_error_retries),
+    ]
+
+
+class _Pacer:
+    """At most one message per ``interval`` per channel, in call order."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._last: dict[str, float] = {}
+
+    @contextlib.asynccontextmanager
+    async def slot(self, channel: str) -> AsyncIterator[None]:
+        async with self._locks[channel]:
+            wait = self._last.get(channel, -math.inf) + self.interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)  # pacing is the point: Slack's per-channel limit
+            try:
+                yield
+            finally:
+                self._last[channel] = time.monotonic()
+
+
+# -- the platform ------------------------------------------------------------------
+
+
+class SlackPlatform:
+    """Slack as a Marquee platform: ``async with SlackPlatform(...) as slack:``.
+
+    ``commands`` are the declarations (``handlers.COMMANDS``); ``dispatch(name, args,
+    ctx)`` answers one (``functools.partial(handlers.dispatch, store, settings=...)``);
+    ``parse_args(spec, text)`` reads slash-command text (``handlers.parse_text_args``).
+    """
+
+    name = "slack"
+
+    def __init__(
+        self,
+        settings: SlackSettings,
+        *,
+        commands: Sequence[CommandSpec],
+        dispatch: Dispatch,
+        parse_args: ParseArgs,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self._specs = {spec.name: spec for spec in commands}
+        self._dispatch = dispatch
+        self._parse_args = parse_args
+        self.metrics = metrics or Metrics()
+        for name, help_text in (
+            ("marquee_slack_commands_total", "Slash commands and button clicks answered"),
+            ("marquee_slack_messages_total", "Messages accepted by Slack, by method"),
+            ("marquee_slack_errors_total", "Failures talking to Slack or answering, by kind"),
+        ):
+            self.metrics.counter(name, help_text)
+        self._pacer = _Pacer(settings.pace_seconds)
+        self._admins: dict[str, tuple[float, bool]] = {}
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._client: AsyncWebClient | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._socket_task: asyncio.Task[None] | None = None
+        self._identity: dict[str, Any] = {}
+        self.app: AsyncApp | None = None
+        self.port = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """Where our aiohttp server listens, e.g. ``http://127.0.0.1:3000``."""
+        host = self.settings.host
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    async def __aenter__(self) -> SlackPlatform:
+        stack = contextlib.AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            await self._start(stack)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def _start(self, stack: contextlib.AsyncExitStack) -> None:
+        settings = self.settings
+        _quiet_request_bodies()
+        timeout = aiohttp.ClientTimeout(total=settings.request_timeout)
+        self._session = aiohttp.ClientSession(timeout=timeout)
+        stack.push_async_callback(self._session.close)
+        self._client = AsyncWebClient(
+            token=settings.bot_token,
+            base_url=settings.api_base,
+            timeout=max(1, math.ceil(settings.request_timeout)),
+            session=self._session,
+            retry_handlers=_retry_handlers(settings),
+        )
+        self.app = AsyncApp(
+            client=self._client,
+            # unused in Socket Mode (bolt skips verification there), required over HTTP
+            signing_secret=settings.signing_secret or "",
+            name="marquee",
+            process_before_response=False,
+        )
+        self._register(self.app)
+        stack.push_async_callback(self._drain_inflight)
+        await self._check_token()
+
+        web_app = web.Application()
+        web_app.router.add_get("/healthz", self._healthz)
+        web_app.router.add_get("/metrics", self._metrics)
+        if not settings.socket_mode:
+            web_app.router.add_post(settings.path, self._events)
+        runner = web.AppRunner(
+            web_app, access_log=None, handler_cancellation=True, shutdown_timeout=5.0
+        )
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        server = site._server  # aiohttp has no public accessor for the bound port
+        sockets = getattr(server, "sockets", None) or ()
+        self.port = sockets[0].getsockname()[1] if sockets else settings.port
+
+        if settings.socket_mode:
+            self._socket = AsyncSocketModeHandler(
+                self.app, app_token=settings.app_token, web_client=self._client
+            )
+            stack.push_async_callback(self._stop_socket)
+            # connect() retries forever on failure: run it beside us, /healthz shows it
+            self._socket_task = asyncio.ensure_future(self._socket.connect_async())
+        log.info(
+            "slack: %s mode, listening on %s (team %s)",
+            "socket" if settings.socket_mode else "http",
+            self.url,
+            self._identity.get("team_id", "?"),
+        )
+
+    async def _check_token(self) -> None:
+        """Fail at start on a rejected token (named by its variable, never shown)."""
+        assert self._client is not None
+        try:
+            response = await self._client.auth_test()
+        except SlackApiError as err:
+            code = _error_code(err)
+            if code in _PERMANENT_REASONS:
+                raise ConfigError(
+                    "SLACK_BOT_TOKEN", f"Slack refused it: {code} ({_PERMANENT_REASONS[code]})"
+                ) from None
+            log.warning("slack: auth.test failed (%s); going on, bolt will retry", code)
+            return
+        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+            log.warning("slack: auth.test unreachable (%s); going on", type(err).__name__)
+            return
+        self._identity = {
+            k: response.get(k) for k in ("team_id", "team", "user_id", "bot_id") if response.get(k)
+        }
+
+    async def _stop_socket(self) -> None:
+        if self._socket_task is not None:
+            self._socket_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._socket_task
+        if self._socket is not None:
+            with contextlib.suppress(Exception):  # closing a never-opened session
+                await self._socket.close_async()
+
+    async def _drain_inflight(self, grace: float = 5.0) -> None:
+        """Let answers in progress finish (briefly), then cancel the rest."""
+        pending = {t for t in self._inflight if not t.done()}
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=grace)
+            for task in still:
+                task.cancel()
+            if still:
+                await asyncio.wait(still, timeout=1.0)
+
+    # -- HTTP endpoints ----------------------------------------------------------------
+    async def _events(self, request: web.Request) -> web.Response:
+        assert self.app is not None
+        bolt_request = await to_bolt_request(request)
+        bolt_response = await self.app.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        body: dict[str, Any] = {
+            "ok": True,
+            "platform": "slack",
+            "mode": "socket" if self.settings.socket_mode else "http",
+        }
+        if self._socket is not None:
+            connected = await self._socket.client.is_connected()
+            body["socket_connected"] = connected
+            body["ok"] = connected
+        if self._identity.get("team_id"):
+            body["team"] = self._identity["team_id"]
+        return web.json_response(body, status=200 if body["ok"] else 503)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(
+            text=self.metrics.render(),
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
+
+    # -- listeners ---------------------------------------------------------------------
+    def _register(self, app: AsyncApp) -> None:
+        for spec in self._specs.values():
+            app.command(f"/{spec.name}")(self._command_listener(spec))
+        app.action({"action_id": _prefix_pattern(ACTION_RUN)})(self._on_run_button)
+        app.action({"action_id": _prefix_pattern(ACTION_LINK)})(self._on_link_button)
+
+    def _command_listener(self, spec: CommandSpec) -> Callable[..., Awaitable[None]]:
+        async def on_command(ack: Any, body: dict[str, Any]) -> None:
+            await self._on_command(spec, ack, body)
+
+        on_command.__name__ = f"on_{spec.name}"
+        return on_command
+
+    async def _on_command(self, spec: CommandSpec, ack: Any, body: dict[str, Any]) -> None:
+        self._track()
+        response_url = _str(body.get("response_url"))
+        work = asyncio.ensure_future(self._answer(spec, _str(body.get("text")), body))
+        self._inflight.add(work)
+        work.add_done_callback(self._inflight.discard)
+        if not spec.slow:
+            await asyncio.wait({work}, timeout=self.settings.ack_deadline)
+        if work.done():
+            messages, response_type = work.result()
+            await ack({**messages[0], "response_type": response_type})
+            rest = messages[1:]
+        else:
+            await ack({"response_type": "ephemeral", "text": f"Working on /{spec.name}…"})
+            messages, response_type = await work
+            rest = messages
+        for message in rest[:_RESPONSE_URL_POSTS]:
+            await self._post_response_url(response_url, {**message, "response_type": response_type})
+
+    async def _answer(
+        self, spec: CommandSpec, text: str, body: Mapping[str, Any]
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Parse, check, dispatch and render; never raises (errors become replies)."""
+        try:
+            args = self._parse_args(spec, text)
+            reply = await self._run(spec, args, body)
+        except CommandError as err:
+            reply = Reply.error(str(err))
+        response_type = "ephemeral" if (reply.ephemeral or spec.personal) else "in_channel"
+        return render(reply, max_messages=_RESPONSE_URL_POSTS), response_type
+
+    async def _run(
+        self, spec: CommandSpec, args: Mapping[str, object], body: Mapping[str, Any]
+    ) -> Reply:
+        outcome = "ok"
+        try:
+            ctx = await self._context(spec, body)
+            reply = await self._dispatch(spec.name, args, ctx)
+            if reply.severity == "error":
+                outcome = "refused"
+            return reply
+        except CommandError:
+            outcome = "refused"
+            raise
+        except Exception:  # a bug in a handler must still get the user an answer
+            outcome = "failed"
+            self.metrics.inc("marquee_slack_errors_total", kind="handler")
+            log.exception("slack: /%s failed", spec.name)
+            return Reply.error("Something went wrong on Marquee's side; it was logged. Try again.")
+        finally:
+            self.metrics.inc("marquee_slack_commands_total", command=spec.name, outcome=outcome)
+
+    async def _on_link_button(self, ack: Any) -> None:
+        # Slack sends block_actions for url buttons too; without an ack the user sees
+        # a warning icon next to the button.
+        await ack()
+
+    async def _on_run_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        self._track()
+        response_url = _str(body.get("response_url"))
+        try:
+            command, pairs = decode_action_value(_str(action.get("value")))
+            spec = self._specs.get(command)
+            if spec is None:
+                raise CommandError(f"/{command} is not a Marquee command any more.")
+            args = _args_from_pairs(pairs)
+            reply = await self._run(spec, args, body)
+            response_type = "ephemeral" if (reply.ephemeral or spec.personal) else "in_channel"
+        except ValueError:
+            log.warning("slack: ignoring a button click with a foreign value")
+            return
+        except CommandError as err:
+            reply, response_type = Reply.error(str(err)), "ephemeral"
+        message = render(reply, max_messages=1)[0]
+        if response_type == "ephemeral" and reply.severity == "error":
+            # an error should not replace the page the user was reading
+            await self._post_response_url(response_url, {**message, "response_type": "ephemeral"})
+            return
+        await self._post_response_url(
+            response_url, {**message, "response_type": response_type, "replace_original": True}
+        )
+
+    def _track(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+
+    async def _context(self, spec: CommandSpec, body: Mapping[str, Any]) -> Context:
+        """Who and where, from a slash command or a block_actions payload."""
+        user = body.get("user")
+        if isinstance(user, Mapping):  # block_actions
+            user_id = _str(user.get("id"))
+            name = _str(user.get("username") or user.get("name"))
+            team = body.get("team")
+            team_id = (
+                _str(team.get("id")) if isinstance(team, Mapping) else _str(user.get("team_id"))
+            )
+            channel = body.get("channel")
+            channel_id = _str(channel.get("id")) if isinstance(channel, Mapping) else ""
+        else:  # slash command
+            user_id = _str(body.get("user_id"))
+            name = _str(body.get("user_name"))
+            team_id = _str(body.get("team_id"))
+            channel_id = _str(body.get("channel_id"))
+        if not user_id or not channel_id:
+            raise CommandError("Slack did not say who or where this was; please try again.")
+        may_manage = await self._may_manage(spec, user_id)
+        return Context(
+            platform="slack",
+            channel=f"slack:{team_id}/{channel_id}" if team_id else f"slack:{channel_id}",
+            caller=Caller(user_id=user_id, display_name=name, can_manage_channel=may_manage),
+            guild_or_team=team_id or None,
+        )
+
+    async def _may_manage(self, spec: CommandSpec, user_id: str) -> bool:
+        who = self.settings.who_may_subscribe
+        if who == "everyone":
+            return True
+        if isinstance(who, tuple):
+            return user_id in who
+        if spec.permission != "manage_channel":
+            return False  # users.info only when the answer matters
+        cached = self._admins.get(user_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < _ADMIN_CACHE_SECONDS:
+            return cached[1]
+        assert self._client is not None
+        try:
+            response = await self._client.users_info(user=user_id)
+        except SlackApiError as err:
+            self.metrics.inc("marquee_slack_errors_total", kind="users_info")
+            log.warning("slack: users.info failed: %s", _error_code(err))
+            raise CommandError(
+                "Marquee could not check whether you are a workspace admin "
+                f"(Slack said {_error_code(err)}). Please try again later."
+            ) from None
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            self.metrics.inc("marquee_slack_errors_total", kind="users_info")
+            raise CommandError(
+                "Marquee could not reach Slack to check your permissions. Please try again."
+            ) from None
+        profile = response.get("user") or {}
+        is_admin = bool(
+            profile.get("is_admin") or profile.get("is_owner") or profile.get("is_primary_owner")
+        )
+        self._admins[user_id] = (now, is_admin)
+        return is_admin
+
+    async def _post_response_url(self, url: str, message: dict[str, Any]) -> None:
+        """Post to a command's response_url with retries (unlike bolt's ``respond``)."""
+        if not url.startswith(("https://", "http://")):
+            log.warning("slack: no usable response_url; answer dropped")
+            self.metrics.inc("marquee_slack_errors_total", kind="response_url")
+            return
+        webhook = AsyncWebhookClient(
+            url,
+            timeout=max(1, math.ceil(self.settings.request_timeout)),
+            session=self._session,
+            retry_handlers=_retry_handlers(self.settings),
+        )
+        try:
+            response = await webhook.send_dict(message)
+        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+            self.metrics.inc("marquee_slack_errors_total", kind="response_url")
+            log.warning("slack: response_url post failed: %s", type(err).__name__)
+            return
+        if response.status_code != 200:
+            self.metrics.inc("marquee_slack_errors_total", kind="response_url")
+            log.warning("slack: response_url answered %s", response.status_code)
+            return
+        self.metrics.inc("marquee_slack_messages_total", method="response_url")
+
+    # -- Platform protocol -------------------------------------------------------------
+    async def send(self, channel_id: str, reply: Reply, *, idempotency_key: str) -> str:
+        """Post ``reply`` (split if long) and return the first message's ``ts``."""
+        channel = _channel(channel_id)
+        first_ts = ""
+        for message in render(reply):
+            payload = {
+                "channel": channel,
+                "text": message["text"],
+                "blocks": message["blocks"],
+                "unfurl_links": False,
+                "unfurl_media": False,
+                # the key travels with the message, so duplicates after a crash can be
+                # recognised in the channel's history
+                "metadata": {
+                    "event_type": "marquee_alert",
+                    "event_payload": {"key": idempotency_key},
+                },
+            }
+            response = await self._call("chat.postMessage", channel, payload)
+            first_ts = first_ts or _str(response.get("ts"))
+        if not first_ts:
+            raise TransientDeliveryError("slack chat.postMessage: no ts in Slack's answer")
+        return first_ts
+
+    async def edit(self, channel_id: str, message_ref: str, reply: Reply) -> None:
+        """Replace an earlier alert (``chat.update``); if it is gone, post it afresh."""
+        channel = _channel(channel_id)
+        message = render(reply, max_messages=1)[0]
+        try:
+            payload = {
+                "channel": channel,
+                "ts": message_ref,
+                "text": message["text"],
+                "blocks": message["blocks"],
+            }
+            await self._call("chat.update", channel, payload)
+        except PermanentDeliveryError as err:
+            if getattr(err, "code", "") not in _MESSAGE_GONE:
+                raise
+            log.info(
+                "slack: alert %s in %s is gone (%s); posting the update", message_ref, channel, err
+            )
+            await self.send(channel_id, reply, idempotency_key=f"edit-{message_ref}"[:25])
+
+    async def _call(self, method: str, channel: str, payload: dict[str, Any]) -> Mapping[str, Any]:
+        assert self._client is not None, "use SlackPlatform as an async context manager"
+        try:
+            async with self._pacer.slot(channel):
+                response = await self._client.api_call(method, json=payload)
+        except SlackApiError as err:
+            raise self._delivery_error(method, err) from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+            self.metrics.inc("marquee_slack_errors_total", kind="transient")
+            raise TransientDeliveryError(f"slack {method}: {type(err).__name__}") from err
+        self.metrics.inc("marquee_slack_messages_total", method=method)
+        return response.data if isinstance(response.data, Mapping) else {}
+
+    def _delivery_error(self, method: str, err: SlackApiError) -> Exception:
+        status = _status(err)
+        code = _error_code(err)
+        if status == 429 or code == "ratelimited":
+            self.metrics.inc("marquee_slack_errors_total", kind="rate_limited")
+            headers = getattr(err.response, "headers", None)
+            wait = _retry_after(dict(headers) if headers is not None else None)
+            return TransientDeliveryError(f"slack {method}: rate limited", retry_after=wait)
+        if status >= 500 or code in _TRANSIENT_CODES or not code:
+            self.metrics.inc("marquee_slack_errors_total", kind="transient")
+            return TransientDeliveryError(f"slack {method}: {code or f'HTTP {status}'}")
+        self.metrics.inc("marquee_slack_errors_total", kind="permanent")
+        reason = _PERMANENT_REASONS.get(code)
+        error = PermanentDeliveryError(f"{code}: {reason}" if reason else f"{code} ({method})")
+        error.code = code  # type: ignore[attr-defined]
+        return error
+
+
+# -- helpers -----------------------------------------------------------------------
+
+
+def _prefix_pattern(prefix: str) -> re.Pattern[str]:
+    return re.compile(rf"^{re.escape(prefix)}:\d+$")
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _channel(channel_id: str) -> str:
+    """``"T01/C02"`` (how Marquee addresses a Slack channel) or ``"C02"`` -> ``"C02"``."""
+    channel = channel_id.rsplit("/", 1)[-1].strip()
+    if not channel:
+        raise PermanentDeliveryError(f"channel_not_found: not a Slack channel id: {channel_id!r}")
+    return channel
+
+
+def _status(err: SlackApiError) -> int:
+    response = err.response
+    status = getattr(response, "status_code", None)
+    if status is None:
+        status = getattr(response, "status", 0)  # a raw aiohttp response (unparsable body)
+    try:
+        return int(status)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _error_code(err: SlackApiError) -> str:
+    data = getattr(err.response, "data", None)
+    if isinstance(data, Mapping):
+        code = data.get("error")
+        if isinstance(code, str):
+            return code[:100]
+    return ""
+
+
+def _args_from_pairs(pairs: Sequence[tuple[str, str]]) -> dict[str, object]:
+    """Button arguments back to a dispatch mapping; a repeated key becomes a list."""
+    args: dict[str, object] = {}
+    for key, value in pairs:
+        if key in args:
+            previous = args[key]
+            args[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            args[key] = value
+    return args
