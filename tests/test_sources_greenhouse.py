@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError, HTTPStatusError, ParseError, RateLimited, TooLarge
+from bot.errors import (
+    ConfigError,
+    HTTPStatusError,
+    ParseError,
+    RateLimited,
+    TooLarge,
+    TransportError,
+)
+from bot.http import HttpClient, HttpSettings
 from bot.sources.base import PollContext, SourceConfig
 from bot.sources.greenhouse import GreenhouseSource
 from tests.fakes.boards_greenhouse import FakeGreenhouse, job, pay_range
@@ -268,6 +276,15 @@ async def test_http_faults(server, http):
         await src.fetch(PollContext(http))
 
     assert len((await src.fetch(PollContext(http))).postings) == 6  # and it recovers
+
+
+async def test_slow_board_times_out(server):
+    board = FakeGreenhouse(server)
+    server.fail(board.path, Fault.drip(0.05, board.render()))
+    settings = HttpSettings(connect_timeout=1, read_timeout=1, total_timeout=0.5)
+    async with HttpClient(settings) as slow_client:
+        with pytest.raises(TransportError, match=r"no complete answer within 0\.5s"):
+            await source(server).fetch(PollContext(slow_client))
 
 
 async def test_details_returns_postings_unchanged(server, http):
