@@ -171,6 +171,18 @@ async def test_pages_through_a_large_board(server, http):
     assert [r.query["skip"] for r in server.requests_to(board.path)] == ["0", "10", "20"]
 
 
+@pytest.mark.parametrize(("count", "requests"), [(25, 1), (10, 2), (4, 1)])
+async def test_a_server_that_ignores_paging(server, http, count, requests):
+    # A proxy or a saved copy of the board answers every page with the whole array.
+    server.json("/v0/postings/acme", bulk(count))
+    src, ctx = source(server, page_size=10), PollContext(http)
+    fetched = await src.fetch(ctx)
+    assert len(fetched.postings) == count and fetched.warnings == ()
+    assert len(server.requests) == requests
+    assert list(ctx.validators) == [src.page_url(0)]  # the repeated page is not remembered
+    assert (await src.fetch(ctx)).not_modified
+
+
 async def test_paging_with_304_pages(server, http):
     board = FakeLever(server, postings=bulk(25), etag=True)
     src, ctx = source(server, page_size=10), PollContext(http)

@@ -90,21 +90,32 @@ class LeverSource:
         """Fetch every page; an unchanged board (all pages unchanged) is not parsed."""
         pages: list[tuple[str, Response, list[Any] | None]] = []
         warnings: list[str] = []
+        seen: set[object] = set()
         skip = 0
         while True:
             url = self.page_url(skip)
             response = await ctx.get(url, conditional=True)
-            items = None if response.status == 304 else await asyncio.to_thread(_items, response)
-            pages.append((url, response, items))
-            if items is not None:
-                if len(items) < self.page_size:
+            if response.status == 304:
+                pages.append((url, response, None))
+                # Identical to last time: go on only if last time the board went on.
+                more = self.page_url(skip + self.page_size) in ctx.validators
+            else:
+                items = await asyncio.to_thread(_items, response)
+                ids = {item.get("id") for item in items if isinstance(item, dict)}
+                if pages and ids and ids <= seen:
+                    # The server ignores skip (a proxy, a saved copy): we have the board.
+                    skip -= self.page_size
                     break
-            elif self.page_url(skip + self.page_size) not in ctx.validators:
-                break  # identical to last time, and last time the board ended here
-            skip += self.page_size
+                seen |= ids
+                pages.append((url, response, items))
+                # A short page ends the board; a longer one means the server does not page.
+                more = len(items) == self.page_size
+            if not more:
+                break
             if len(pages) >= self.max_pages:
                 warnings.append(f"stopped after {len(pages)} pages of {self.page_size}")
                 break
+            skip += self.page_size
         self._forget_pages_after(skip, ctx)
         if all(response.not_modified for _, response, _ in pages):
             return Fetched(not_modified=True)
