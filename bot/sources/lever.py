@@ -10,7 +10,8 @@ so when one page changed and another answered 304, the 304 page is fetched again
 unconditionally; and a 304 page is followed by the next one only if the last
 successful poll fetched that next page (its validator is still remembered). The
 validators of pages past the end are forgotten, so a board that shrank does not make
-later polls walk stale pages.
+later polls walk stale pages. A server that ignores ``skip``/``limit`` (a proxy, a saved
+copy of the board) is noticed by a page longer than asked or one repeating the last.
 """
 
 from __future__ import annotations
