@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from handlers.args import parse_salary, parse_text_args, usage
-from handlers.commands import COMMANDS, TOPICS, dispatch, find_command
+from handlers.commands import COMMANDS, TOPICS, dispatch, dispatch_text, find_command
 from handlers.companies import complete_company as _complete_company
 from handlers.digest import build_digest, digest_window, last_occurrence, occurrence
 from handlers.filters import compile_filter
@@ -41,6 +41,7 @@ __all__ = [
     "complete_company",
     "digest_window",
     "dispatch",
+    "dispatch_text",
     "find_command",
     "last_occurrence",
     "occurrence",

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.errors import CommandError, StorageError
-from handlers.args import coerce_args, shorten, usage
+from handlers.args import coerce_args, parse_text_args, shorten, usage
 from handlers.digest import digest
 from handlers.listings import ailistings, salaries
 from handlers.news import strikenews
@@ -28,7 +28,7 @@ from handlers.subscriptions import subscribe, subscriptions, unsubscribe
 if TYPE_CHECKING:
     from storage import Store
 
-__all__ = ["COMMANDS", "TOPICS", "dispatch", "find_command"]
+__all__ = ["COMMANDS", "TOPICS", "dispatch", "dispatch_text", "find_command"]
 
 log = logging.getLogger(__name__)
 
@@ -282,3 +282,24 @@ async def dispatch(
     if spec.personal and not reply.ephemeral:
         reply = replace(reply, ephemeral=True)
     return reply
+
+
+async def dispatch_text(
+    store: Store,
+    command: str,
+    text: str,
+    ctx: Context,
+    *,
+    settings: HandlerSettings | None = None,
+) -> Reply:
+    """:func:`dispatch` for typed text (Slack, console): ``text`` is everything after
+    the command name, read by :func:`handlers.parse_text_args`. Never raises for user
+    error either."""
+    spec = find_command(command)
+    if spec is None:
+        return await dispatch(store, command, {}, ctx, settings=settings)
+    try:
+        args = parse_text_args(spec, text)
+    except CommandError as err:
+        return Reply.error(str(err))
+    return await dispatch(store, spec.name, args, ctx, settings=settings)

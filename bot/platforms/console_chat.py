@@ -14,9 +14,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
-from bot.errors import CommandError
 from bot.render.console import render
-from handlers import COMMANDS, HandlerSettings, dispatch, find_command, parse_text_args
+from handlers import HandlerSettings, dispatch_text
 from handlers.reply import Reply
 from handlers.spec import Caller, Context
 
@@ -71,15 +70,7 @@ class ConsoleChat:
         if len(line) > MAX_LINE:
             return Reply.error(f"That line is too long ({len(line)} characters).")
         name, _, text = line.lstrip("/").partition(" ")
-        spec = find_command(name)
-        if spec is None:
-            known = ", ".join(f"/{c.name}" for c in COMMANDS)
-            return Reply.error(f"There is no /{name[:30]} command. Try {known}.")
-        try:
-            args = parse_text_args(spec, text)
-        except CommandError as err:
-            return Reply.error(str(err))
-        return await dispatch(self.store, spec.name, args, self.context, settings=self.settings)
+        return await dispatch_text(self.store, name, text, self.context, settings=self.settings)
 
     async def handle(self, line: str) -> str | None:
         """The rendered reply to one typed line (``None`` when there is nothing to say)."""

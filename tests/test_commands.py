@@ -1,0 +1,354 @@
+"""Every command through ``dispatch`` with a real Store, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from handlers import dispatch, dispatch_text
+from handlers.listings import BUTTON_ARGS_BUDGET
+from storage import open_store
+from tests.test_handlers_fixtures import (
+    NOW,
+    ctx,
+    posting,
+    seed_postings,
+    settings,
+)
+
+
+@pytest.fixture
+async def store(db_url):
+    async with open_store(db_url) as s:
+        yield s
+
+
+@pytest.fixture
+async def seeded(store):
+    await seed_postings(store)
+    return store
+
+
+async def run(store, text: str, context=None, **kw):
+    """Type a command as on Slack or the console: parse the text, then dispatch."""
+    name, _, rest = text.lstrip("/").partition(" ")
+    return await dispatch_text(store, name, rest, context or ctx(), settings=settings(**kw))
+
+
+def titles(reply):
+    return [item.title for item in reply.items]
+
+
+# -- /ailistings -----------------------------------------------------------------------
+
+
+async def test_ailistings_matches_company_loosely_and_sorts_by_pay(seeded):
+    for spelling in ("netflix", "Netflix", "NFLX", "  NETFLIX "):
+        reply = await dispatch(
+            seeded, "ailistings", {"company": spelling}, ctx(), settings=settings()
+        )
+        assert reply.severity != "error", reply.text
+        assert titles(reply) == [
+            "Product Manager – Machine Learning Platform",
+            "Machine Learning Engineer (L5), Personalization",
+        ], spelling  # the Character Modeler is not an AI role
+        assert "Netflix" in reply.title
+    pay = [f.value for f in reply.items[0].fields if f.name == "Pay"]
+    assert pay == ["$300k–$900k/yr total comp"]
+
+
+async def test_ailistings_min_salary_reads_user_units(seeded):
+    reply = await run(seeded, "/ailistings min_salary:$400,000")
+    assert titles(reply) == [
+        "Product Manager – Machine Learning Platform",  # 900k
+        "Machine Learning Engineer (L5), Personalization",  # 700k
+        "Research Engineer, Interpretability",  # 560k
+        "Software Engineer, Inference",  # 405k
+    ]
+    assert "$400k+" in reply.title
+    assert reply.text.startswith("4 roles")
+
+
+async def test_ailistings_remote_and_query(seeded):
+    reply = await run(seeded, "/ailistings remote:yes")
+    assert set(titles(reply)) == {
+        "Machine Learning Engineer (L5), Personalization",
+        "Software Engineer, Inference",
+        "ML Engineer - Open Source LLM Tooling",
+    }
+    reply = await run(seeded, "/ailistings query:interpretability")
+    assert titles(reply) == ["Research Engineer, Interpretability"]
+    reply = await run(seeded, "/ailistings anthropic query:quantum")
+    assert reply.items == () and "No open roles match" in reply.text
+    assert reply.severity != "error"
+
+
+async def test_ailistings_pages_with_buttons_that_carry_the_query(seeded):
+    first = await run(seeded, "/ailistings min_salary:150k", page_size=2)
+    assert len(first.items) == 2 and first.footer.startswith("Page 1 of 3")
+    prev, nxt = first.buttons
+    assert prev.disabled and not nxt.disabled
+    assert dict(nxt.args) == {"min_salary": "150000", "page": "2"}
+    seen = titles(first)
+    reply = first
+    page = 1
+    while True:
+        nxt = reply.buttons[1]
+        if nxt.disabled:
+            break
+        encoded = len(nxt.command) + sum(len(k) + len(v) + 2 for k, v in nxt.args)
+        assert encoded <= BUTTON_ARGS_BUDGET
+        # A click after a restart: only the button's own command and args exist.
+        reply = await dispatch(
+            seeded, nxt.command, dict(nxt.args), ctx(), settings=settings(page_size=2)
+        )
+        page += 1
+        assert reply.footer.startswith(f"Page {page} of 3")
+        seen += titles(reply)
+    assert len(seen) == len(set(seen)) == 6  # every AI role paying 150k+, once
+    assert not reply.buttons[0].disabled and reply.buttons[1].disabled
+    back = await dispatch(
+        seeded, "ailistings", dict(reply.buttons[0].args), ctx(), settings=settings(page_size=2)
+    )
+    assert back.footer.startswith("Page 2 of 3")
+
+
+async def test_ailistings_page_past_the_end(seeded):
+    reply = await run(seeded, "/ailistings netflix page:9")
+    assert reply.severity == "error" and "only 1 page" in reply.text
+
+
+async def test_ailistings_unknown_and_ambiguous_company(seeded):
+    reply = await run(seeded, "/ailistings netflx")
+    assert reply.severity == "error" and reply.ephemeral
+    assert "Did you mean Netflix?" in reply.text
+    reply = await run(seeded, "/ailistings acme")
+    assert "No company called “acme”" in reply.text and "Anthropic" in reply.text
+    await store_extra(seeded, posting("disneyplus", "1", "Disney Streaming", "ML Engineer", None))
+    reply = await run(seeded, "/ailistings disn")
+    assert reply.severity == "error" and "several companies" in reply.text
+    assert "Disney, Disney Streaming" in reply.text
+
+
+async def store_extra(store, p):
+    await store.apply_postings(p.source, [p], at=NOW, baseline=False)
+
+
+# -- validation and permission ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "says"),
+    [
+        ("ailistings", {"salary": "300k"}, "has no option `salary`"),
+        ("ailistings", {"min_salary": "lots"}, "like 300k, $300,000 or 0.3m"),
+        ("ailistings", {"remote": "perhaps"}, "`remote` should be yes or no"),
+        ("ailistings", {"page": 0}, "`page` should be between 1 and 500"),
+        ("strikenews", {"days": "a week"}, "`days` should be a whole number"),
+        ("unsubscribe", {}, "needs `id`"),
+        ("unsubscribe", {"id": "three"}, "subscription number like 3, or all"),
+        ("digest", {"id": 77}, "no subscription #77"),
+        ("help", {"command": "fly"}, "no /fly command"),
+        ("teleport", {}, "no /teleport command"),
+    ],
+)
+async def test_user_mistakes_are_friendly_errors(seeded, command, args, says):
+    reply = await dispatch(seeded, command, args, ctx(), settings=settings())
+    assert reply.severity == "error" and reply.ephemeral
+    assert says in reply.text
+
+
+async def test_subscribe_needs_manage_channel_and_saves_nothing(store):
+    reply = await run(store, "/subscribe jobs min_salary:300k", ctx(manage=False))
+    assert reply.severity == "error" and "Manage Channels" in reply.text
+    reply = await run(store, "/unsubscribe all", ctx(manage=False))
+    assert reply.severity == "error"
+    assert await store.subscriptions() == []
+
+
+# -- /subscribe, /subscriptions, /unsubscribe ------------------------------------------
+
+
+async def test_subscribe_saves_normalised_and_answers_with_id_and_summary(seeded):
+    changed = []
+    reply = await run(
+        seeded,
+        "/subscribe jobs company:NFLX company:hf min_salary:0.3m keywords:llm,vision "
+        "exclude:intern digest_time:9am tz:america/los_angeles days:mon-fri",
+        on_subscriptions_changed=changed.append,
+    )
+    assert reply.severity == "success", reply.text
+    [saved] = await seeded.subscriptions("discord:1001")
+    assert reply.title == f"Subscribed: #{saved.id}"
+    assert saved.kind == "jobs"
+    assert saved.companies == ("netflix", "hugging face")
+    assert saved.min_salary_usd == 300_000
+    assert saved.keywords == ("llm", "vision") and saved.exclude == ("intern",)
+    assert saved.mode == "both"  # a digest time was given: instant alerts plus a digest
+    assert (saved.digest_time, saved.tz, saved.days) == (
+        "09:00",
+        "America/Los_Angeles",
+        (1, 2, 3, 4, 5),
+    )
+    assert saved.created_by == "U42" and saved.created_at == NOW
+    assert reply.text == (
+        "AI/ML jobs at netflix, hugging face, paying $300k+, with llm, vision, without intern"
+        " · instant alerts + daily digest at 09:00 America/Los_Angeles Mon–Fri"
+    )
+    assert changed == ["discord:1001"]
+
+
+async def test_subscribe_defaults_and_kind_inference(seeded):
+    reply = await run(seeded, "/subscribe topics:strike,ai min_score:0.5")
+    assert reply.severity == "success", reply.text
+    [news] = await seeded.subscriptions("discord:1001")
+    assert (news.kind, news.topics, news.min_score, news.mode) == (
+        "news",
+        ("strike", "ai"),
+        0.5,
+        "instant",
+    )
+    reply = await run(seeded, "/subscribe", ctx("slack:T1/C9"), default_tz="Europe/London")
+    [everything] = await seeded.subscriptions("slack:T1/C9")
+    assert (everything.kind, everything.tz, everything.digest_time) == (
+        "all",
+        "Europe/London",
+        "09:00",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("/subscribe jobs tz:Mars/Base mode:digest", "IANA time zone"),
+        ("/subscribe jobs digest_time:25:00", "HH:MM"),
+        ("/subscribe jobs days:someday mode:both", "mon-fri"),
+        ("/subscribe jobs mode:sometimes", "one of: instant, digest, both"),
+        ("/subscribe news min_salary:300k", "`min_salary` applies to jobs"),
+        ("/subscribe jobs topics:strike", "apply to news"),
+        ("/subscribe jobs topics:weather", "one of: strike, ai"),
+        ("/subscribe jobs mode:instant digest_time:09:00", "use mode:digest or mode:both"),
+        ("/subscribe jobs company:netflx", "Did you mean Netflix?"),
+        ("/subscribe jobs min_salary:300 company:netflix", "did you mean 300k?"),
+        ("/subscribe kind:jobs kind:news", "given twice"),
+    ],
+)
+async def test_subscribe_refuses_bad_input_and_saves_nothing(seeded, text, says):
+    reply = await run(seeded, text)
+    assert reply.severity == "error", reply
+    assert says in reply.text
+    assert await seeded.subscriptions() == []
+
+
+async def test_subscribe_twice_is_recognised_and_limit_is_enforced(seeded):
+    first = await run(seeded, "/subscribe jobs netflix")
+    again = await run(seeded, "/subscribe jobs company:Netflix")
+    assert again.title == first.title.replace("Subscribed", "Already subscribed")
+    assert len(await seeded.subscriptions()) == 1
+    await run(seeded, "/subscribe jobs anthropic", max_subscriptions_per_channel=2)
+    refused = await run(seeded, "/subscribe jobs disney", max_subscriptions_per_channel=2)
+    assert refused.severity == "error" and "the most allowed" in refused.text
+    assert len(await seeded.subscriptions()) == 2
+
+
+async def test_subscriptions_and_unsubscribe(seeded):
+    await run(seeded, "/subscribe jobs netflix")
+    await run(seeded, "/subscribe news topics:strike mode:digest tz:UTC", ctx())
+    await run(seeded, "/subscribe jobs anthropic", ctx("discord:2002"))
+    mine = await seeded.subscriptions("discord:1001")
+    other = (await seeded.subscriptions("discord:2002"))[0]
+
+    listing = await run(seeded, "/subscriptions")
+    assert titles(listing) == [f"#{s.id}" for s in mine]
+    assert "news about" not in listing.items[1].text and "topics strike" in listing.items[1].text
+
+    # Another channel's id is not ours to remove.
+    reply = await run(seeded, f"/unsubscribe {other.id}")
+    assert reply.severity == "error" and f"no subscription #{other.id}" in reply.text
+    assert len(await seeded.subscriptions("discord:2002")) == 1
+
+    reply = await run(seeded, f"/unsubscribe #{mine[0].id}")
+    assert reply.title == f"Unsubscribed: #{mine[0].id}"
+    reply = await run(seeded, "/unsubscribe all")
+    assert reply.text == "Removed 1 subscription from this channel."
+    assert await seeded.subscriptions("discord:1001") == []
+    empty = await run(seeded, "/subscriptions")
+    assert empty.items == () and "/subscribe" in empty.text
+
+
+async def test_paused_subscription_shows_its_reason(seeded):
+    await run(seeded, "/subscribe jobs netflix")
+    await seeded.pause_channel("discord:1001", "Missing Access (50001)")
+    listing = await run(seeded, "/subscriptions")
+    assert "PAUSED: Missing Access (50001)" in listing.items[0].text
+    assert listing.items[0].fields[0].value == "Missing Access (50001)"
+    health = await run(seeded, "/sources")
+    assert any("paused" in item.title and "Missing Access" in item.text for item in health.items)
+
+
+# -- /salaries, /sources, /help ----------------------------------------------------------
+
+
+async def test_salaries_per_company(seeded):
+    reply = await run(seeded, "/salaries")
+    assert titles(reply)[:2] == ["Netflix", "Anthropic"]  # by median
+    netflix = {f.name: f.value for f in reply.items[0].fields}
+    assert netflix["Roles with pay"] == "2"  # the Character Modeler is not counted
+    assert netflix["Highest"] == "$900k"
+    assert "Hugging Face" not in titles(reply)  # no stated pay
+    one = await run(seeded, "/salaries anthropic")
+    assert titles(one) == ["Anthropic"] and one.title == "AI/ML pay at Anthropic"
+    fields = {f.name: f.value for f in one.items[0].fields}
+    assert fields["Highest"] == "$560k" and fields["Roles with pay"] == "2"
+
+
+async def test_sources_health(seeded):
+    await seeded.poll_succeeded(
+        "anthropic", at=NOW - timedelta(minutes=5), validators={}, item_count=2,
+        next_attempt=NOW + timedelta(minutes=10),
+    )  # fmt: skip
+    await seeded.poll_failed(
+        "disney", at=NOW - timedelta(minutes=2), error="HTTP 503 (https://disney.wd5.myworkdayjobs.com)",
+        next_attempt=NOW + timedelta(minutes=30),
+    )  # fmt: skip
+    reply = await run(seeded, "/sources")
+    assert "anthropic: ok · 2 items · last success 5 min ago · next poll in 10 min" in reply.text
+    assert "disney: failing (1 in a row)" in reply.text
+    [failing] = [i for i in reply.items if i.title == "disney"]
+    assert failing.fields[0].value.startswith("HTTP 503")
+    assert reply.severity == "warning"
+
+
+async def test_help_is_built_from_the_declarations(store):
+    reply = await run(store, "/help")
+    assert reply.ephemeral
+    assert "/ailistings — Open AI/ML roles, highest pay first" in reply.text
+    detail = await run(store, "/help subscribe")
+    assert "Needs the Manage Channels permission" in detail.text
+    options = {f.name: f.value for f in detail.items[0].fields}
+    assert "one of: instant, digest, both" in options["mode"]
+    assert "several allowed" in options["company"]
+
+
+# -- /digest preview -------------------------------------------------------------------
+
+
+async def test_digest_preview_is_personal(seeded):
+    reply = await run(seeded, "/digest")
+    assert reply.ephemeral
+    assert "no subscriptions" in reply.text
+    assert "Product Manager – Machine Learning Platform" in titles(reply)
+
+    await run(seeded, "/subscribe jobs anthropic mode:digest digest_time:08:00 tz:UTC")
+    reply = await run(seeded, "/digest")
+    assert reply.ephemeral and reply.title.endswith("(preview)")
+    assert titles(reply) == ["Research Engineer, Interpretability", "Software Engineer, Inference"]
+    assert "2 new AI/ML roles, 2 paying $300k+" in reply.text
+
+
+async def test_digest_preview_when_nothing_is_new(seeded):
+    await run(seeded, "/subscribe jobs netflix min_salary:2m mode:digest")
+    reply = await run(seeded, "/digest")
+    assert reply.ephemeral and reply.items == ()
+    assert "Nothing new since" in reply.text and "no digest would be sent" in reply.text
