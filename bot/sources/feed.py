@@ -681,7 +681,8 @@ def _parse_feedparser(content: bytes, url: str, content_type: str) -> ParsedFeed
                 if part.get("value"):
                     summary = part["value"]
                     break
-        published, raw_date = dates.read(e.get("published"), e.get("updated"))
+        # dict.get: FeedParserDict.get("updated") falls back to "published", with a warning.
+        published, raw_date = dates.read(dict.get(e, "published"), dict.get(e, "updated"))
         source = e.get("source") or {}
         entries.append(
             FeedEntry(
