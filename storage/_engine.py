@@ -27,7 +27,9 @@ BUSY_TIMEOUT_MS = 5000
 _READ_ONLY = "marquee_read_only"
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(
+    url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs: Any
+) -> AsyncEngine:
     """An :class:`AsyncEngine` for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``)."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -35,7 +37,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         if parsed.get_driver_name() != "aiosqlite":
             parsed = parsed.set(drivername="sqlite+aiosqlite")
         engine = create_async_engine(parsed, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, busy_timeout_ms)
         return engine
     if backend == "postgresql":
         if parsed.get_driver_name() != "asyncpg":
@@ -52,7 +54,7 @@ def reader(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(**{_READ_ONLY: True})
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
@@ -62,7 +64,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cursor.execute("PRAGMA foreign_keys=ON")
             # Durable against a killed process in WAL mode; only an OS crash or power
             # loss can drop the last commits. Saves an fsync per transaction.

@@ -6,7 +6,9 @@ this file's location, never from the working directory, and no ``alembic.ini`` i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -19,7 +21,7 @@ from sqlalchemy.pool import NullPool
 from storage._engine import create_engine
 from storage._errors import storage_errors
 
-__all__ = ["MIGRATIONS_DIR", "upgrade", "upgrade_engine"]
+__all__ = ["MIGRATIONS_DIR", "include_object_for", "upgrade", "upgrade_engine"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -53,3 +55,14 @@ def _upgrade(connection: Connection) -> str | None:
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def include_object_for(dialect: str) -> Callable[..., bool]:
+    """Alembic ``include_object`` hook: skip the other engine's per-engine indexes
+    (marked ``info["dialect"]`` in storage/schema.py) when comparing with a database."""
+
+    def include_object(obj: Any, name: Any, kind: str, reflected: bool, compare_to: Any) -> bool:
+        only = None if reflected else getattr(obj, "info", {}).get("dialect")
+        return only is None or only == dialect
+
+    return include_object

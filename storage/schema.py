@@ -161,20 +161,24 @@ postings = Table(
 )
 # "Highest pay first, then newest" straight from an index. SQLite already sorts NULLs
 # last in DESC order (and cannot say NULLS LAST in an index); PostgreSQL must be told.
+# One index per engine, named apart so Alembic's comparison can tell them apart; the
+# ``info["dialect"]`` marks it for storage/migrations/env.py.
 _RANK = (postings.c.status, postings.c.ai_is)
 Index(
-    "ix_postings_rank",
+    "ix_postings_rank_pg",
     *_RANK,
     postings.c.top_usd.desc().nulls_last(),
     postings.c.first_seen.desc(),
     postings.c.id.desc(),
+    info={"dialect": "postgresql"},
 ).ddl_if(dialect="postgresql")
 Index(
-    "ix_postings_rank",
+    "ix_postings_rank_sqlite",
     *_RANK,
     postings.c.top_usd.desc(),
     postings.c.first_seen.desc(),
     postings.c.id.desc(),
+    info={"dialect": "sqlite"},
 ).ddl_if(dialect="sqlite")
 Index("ix_postings_company_key", postings.c.company_key)
 Index("ix_postings_first_seen", postings.c.first_seen)

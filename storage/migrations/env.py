@@ -15,6 +15,7 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from storage._migrate import include_object_for
 from storage.schema import metadata
 
 config = context.config
@@ -24,6 +25,7 @@ def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
+        include_object=include_object_for(connection.dialect.name),
         # SQLite alters tables by copying them; batch mode lets one migration serve both.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,

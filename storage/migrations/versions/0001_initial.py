@@ -85,9 +85,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("source", "external_id", name="uq_postings_source_external_id"),
     )
     # SQLite sorts NULLs last in DESC order and cannot say NULLS LAST in an index.
-    nulls_last = " NULLS LAST" if op.get_bind().dialect.name == "postgresql" else ""
+    is_pg = op.get_bind().dialect.name == "postgresql"
+    nulls_last = " NULLS LAST" if is_pg else ""
     op.create_index(
-        "ix_postings_rank",
+        "ix_postings_rank_pg" if is_pg else "ix_postings_rank_sqlite",
         "postings",
         [
             "status",
