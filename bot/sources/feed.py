@@ -529,6 +529,8 @@ def _read_rss(
         if link and not link.startswith(("http://", "https://")):
             link = _resolve(item, link, url)
         published, raw_date = dates.read(pub, upd)
+        if not guid and ns:
+            guid = (item.get(f"{{{_RDF}}}about") or "").strip()  # RSS 1.0: as feedparser
         entries.append(
             FeedEntry(
                 id=guid,
