@@ -27,7 +27,7 @@ import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -198,6 +198,7 @@ class ApiCall:
     token: str
     params: dict[str, Any]
     content_type: str
+    at: float = field(default_factory=time.monotonic)
 
 
 class FakeSlack:
@@ -292,7 +293,12 @@ class FakeSlack:
 
     # -- queries -----------------------------------------------------------------------
     def calls_to(self, method: str) -> list[ApiCall]:
+        """Calls the fake answered itself (faults, such as 429s, are not among them)."""
         return [c for c in self.calls if c.method == method]
+
+    def attempts(self, method: str) -> int:
+        """Every HTTP request to ``method``, faulted ones included."""
+        return len(self.http.requests_to(f"/api/{method}"))
 
     def new_response_url(self) -> str:
         return f"{self.http.url}/response/{uuid.uuid4().hex}"
