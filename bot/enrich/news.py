@@ -84,6 +84,12 @@ _TERMS: tuple[_Term, ...] = (
     _Term(
         "deepfake", r"deep[\s-]?fak(?:e|es|ed)", {"likeness": 1.0, "ai": 0.7}, "ai", first=("deep",)
     ),
+    _Term(
+        "cloned",
+        r"clon(?:e|es|ed|ing)",
+        {"likeness": 0.6, "ai": 0.3},
+        first=("clone", "clones", "cloned", "cloning"),
+    ),
     _Term("NO FAKES Act", r"no\s+fakes\s+act", {"likeness": 1.2, "ai": 0.5}, "ai", first=("no",)),
     _Term("likeness", r"likeness(?:es)?", {"likeness": 1.0}, first=("likeness",)),
     _Term("right of publicity", r"right\s+of\s+publicity", {"likeness": 0.9}, first=("right",)),
