@@ -75,8 +75,6 @@ _MANAGE_CHANNELS = discord.Permissions(manage_channels=True).value
 _OPTION_TYPES = {"string": 3, "choice": 3, "salary": 3, "integer": 4, "boolean": 5, "number": 10}
 _GUILD_CONTEXT = 0  # InteractionContextType.GUILD: subscriptions belong to server channels
 _GUILD_INSTALL = 0  # ApplicationIntegrationType.GUILD_INSTALL
-# Discord allows 3 seconds for the first answer; past this much we defer first.
-_DEFER_AFTER = 2.0
 _AUTOCOMPLETE_BUDGET = 2.5
 _NONCE_LIMIT = 25
 _HTTP_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
@@ -110,6 +108,8 @@ class DiscordSettings:
     ``ready_timeout`` bounds the whole start; ``request_timeout`` bounds one REST call
     including discord.py's own retries; rate limits longer than ``max_ratelimit_wait``
     (at least 30 s, discord.py's floor) go back to the outbox instead of being slept.
+    A command not declared ``slow`` that has no answer after ``defer_after`` seconds is
+    deferred anyway: Discord allows 3 seconds for the first response.
     """
 
     token: str = ""
@@ -121,6 +121,7 @@ class DiscordSettings:
     ready_timeout: float = 60.0
     request_timeout: float = 45.0
     max_ratelimit_wait: float = 30.0
+    defer_after: float = 2.0
 
     def __repr__(self) -> str:  # the token must not reach a log through a repr
         return (
@@ -141,6 +142,8 @@ class DiscordSettings:
         for gid in self.guild_ids:
             if isinstance(gid, bool) or not isinstance(gid, int) or gid <= 0:
                 raise ConfigError("discord.guild_ids", f"expected server ids, got {gid!r}")
+        if not 0 < self.defer_after < 3:
+            raise ConfigError("discord.defer_after", "must be between 0 and 3 seconds")
         for key in ("guild_ready_timeout", "ready_timeout", "request_timeout"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"discord.{key}", "must be more than 0 seconds")
@@ -676,7 +679,7 @@ class DiscordPlatform:
         work = asyncio.ensure_future(self._reply_for(spec, args, self._context(interaction)))
         deferred = False
         if not spec.slow:
-            await asyncio.wait({work}, timeout=_DEFER_AFTER)
+            await asyncio.wait({work}, timeout=self.settings.defer_after)
         if not work.done():
             # Slow, or slower than it should be: acknowledge within Discord's 3 seconds.
             if component:

@@ -54,6 +54,7 @@ __all__ = [
     "OTHER_CHANNEL_ID",
     "FakeDiscord",
     "FakeInteraction",
+    "command_problems",
     "message_problems",
 ]
 
@@ -596,7 +597,7 @@ class FakeDiscord(FakeHTTPServer):
         if request.method != "PUT":
             return self._error(405, 0, "405: Method Not Allowed")
         payload = await self._body(request)
-        problems = _command_problems(payload)
+        problems = command_problems(payload)
         if problems:
             return self._invalid(problems)
         self.command_puts.append((scope, payload))
@@ -1035,7 +1036,7 @@ def _int(raw: str) -> int | None:
 _NAME = re.compile(r"^[-_\w]{1,32}$")
 
 
-def _command_problems(payload: Any) -> list[str]:
+def command_problems(payload: Any) -> list[str]:
     """What Discord refuses in a bulk-overwrite of application commands."""
     if not isinstance(payload, list):
         return ["expected a list of commands"]
