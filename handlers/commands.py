@@ -111,7 +111,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "Recent strike and AI-in-entertainment news, newest first",
         options=(
             Option("days", "How many days back (1-30)", type="integer", min_value=1, max_value=30),
-            Option("query", "Words in the headline or summary", max_length=40),
+            Option("query", "Text in the headline", max_length=40),
             Option(
                 "topic",
                 "Only this topic",

@@ -125,7 +125,7 @@ async def _stories(
     if not check.wants_stories:
         return []
     days = max(1, min(30, math.ceil((now - start).total_seconds() / 86400)))
-    rows = await store.stories(days=days, limit=MAX_STORIES_SCANNED)
+    rows = await store.stories(days=days, limit=MAX_STORIES_SCANNED, now=now)
     kept = [
         r
         for r in rows

@@ -55,7 +55,12 @@ async def strikenews(
     size = settings.page_size
     # One extra row tells whether there is a next page without counting them all.
     rows = await store.stories(
-        days=days, topic=topic, query=query, limit=size + 1, offset=(page - 1) * size
+        days=days,
+        topic=topic,
+        query=query,
+        limit=size + 1,
+        offset=(page - 1) * size,
+        now=settings.now(),
     )
     rows = one_per_cluster(rows)
     has_next = len(rows) > size

@@ -14,6 +14,7 @@ from tests.test_handlers_fixtures import (
     ctx,
     posting,
     seed_postings,
+    seed_stories,
     settings,
 )
 
@@ -352,3 +353,50 @@ async def test_digest_preview_when_nothing_is_new(seeded):
     reply = await run(seeded, "/digest")
     assert reply.ephemeral and reply.items == ()
     assert "Nothing new since" in reply.text and "no digest would be sent" in reply.text
+
+
+# -- /strikenews -----------------------------------------------------------------------
+
+
+@pytest.fixture
+async def news(store):
+    await seed_stories(store)
+    return store
+
+
+async def test_strikenews_newest_first_with_days_topic_and_query(news):
+    reply = await run(news, "/strikenews")
+    assert titles(reply) == [
+        "Netflix Tests AI Tool for Digital Replicas of Background Actors",
+        "SAG-AFTRA Video Game Performers Strike Against Activision, EA Over AI Protections",
+        "WGA Reaches Tentative Deal With AMPTP, Ending 148-Day Strike",
+        "IATSE Members Ratify Basic Agreement With AI Guardrails",
+    ]
+    assert reply.items[1].author == "Deadline"
+    assert reply.items[1].text.startswith("The union's interactive media agreement")
+    assert reply.title == "Strike & AI news, last 7 days"
+
+    recent = await run(news, "/strikenews 1")
+    assert len(recent.items) == 3 and recent.title.endswith("last 1 day")
+    strikes = await run(news, "/strikenews topic:strike")
+    assert "Netflix Tests AI Tool for Digital Replicas of Background Actors" not in titles(strikes)
+    wga = await run(news, "/strikenews 7 wga")
+    assert titles(wga) == ["WGA Reaches Tentative Deal With AMPTP, Ending 148-Day Strike"]
+    assert "matching “wga”" in wga.title
+
+
+async def test_strikenews_pages(news):
+    first = await run(news, "/strikenews days:7", page_size=3)
+    assert len(first.items) == 3
+    prev, nxt = first.buttons
+    assert prev.disabled and not nxt.disabled
+    second = await dispatch(
+        news, nxt.command, dict(nxt.args), ctx(), settings=settings(page_size=3)
+    )
+    assert titles(second) == ["IATSE Members Ratify Basic Agreement With AI Guardrails"]
+    assert second.buttons[1].disabled and not second.buttons[0].disabled
+
+
+async def test_strikenews_nothing_found_suggests_more_days(news):
+    reply = await run(news, "/strikenews 2 query:oscars")
+    assert reply.items == () and "Try days:8" in reply.text

@@ -19,7 +19,14 @@ from bot.digests import DigestScheduler
 from bot.models import Subscription
 from handlers import build_digest, dispatch, reply_from_json, reply_to_json
 from storage import open_store
-from tests.test_handlers_fixtures import ALL_POSTINGS, NOW, ctx, seed_postings, settings
+from tests.test_handlers_fixtures import (
+    ALL_POSTINGS,
+    NOW,
+    ctx,
+    seed_postings,
+    seed_stories,
+    settings,
+)
 
 
 class Clock:
@@ -340,3 +347,28 @@ async def test_digest_filters_like_the_subscription(store):
         "@everyone <b>Lead</b> AI Researcher *urgent*",  # plain text: renderers escape it
         "Machine Learning Engineer II - Disney Entertainment & ESPN Technology",
     ]  # highest top of range first
+
+
+async def test_digest_includes_the_windows_story_clusters(store):
+    await seed_postings(store, at=NOW - timedelta(hours=2))
+    await seed_stories(store)
+    sub = Subscription(
+        id=4,
+        channel="slack:T1/C1",
+        kind="all",
+        topics=("strike",),
+        min_score=0.5,
+        min_salary_usd=500_000,
+        tz="America/Los_Angeles",
+    )
+    reply = await build_digest(store, sub, NOW - timedelta(days=1), NOW, settings=settings())
+    assert [i.title for i in reply.items] == [
+        "Product Manager – Machine Learning Platform",
+        "Machine Learning Engineer (L5), Personalization",
+        "Research Engineer, Interpretability",
+        # strike stories of the last day scoring 0.5+; the IATSE one is 3 days old
+        "SAG-AFTRA Video Game Performers Strike Against Activision, EA Over AI Protections",
+        "WGA Reaches Tentative Deal With AMPTP, Ending 148-Day Strike",
+    ]
+    assert reply.text.splitlines()[1] == "2 new stories."
+    assert reply.title == "Daily digest · Wed 4 Mar 2026"  # 09:00 in Los Angeles

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.models import AIMatch, Posting, Salary, StoredPosting, Subscription
+from bot.models import AIMatch, Posting, Salary, StoredPosting, Story, Subscription
 from handlers import Caller, Context, HandlerSettings
 
 NOW = datetime(2026, 3, 4, 17, 0, tzinfo=UTC)  # a Wednesday
@@ -178,3 +178,61 @@ def stored(p: Posting, id: int, *, status: str = "open", seen: datetime = NOW) -
 
 def sub(id: int, channel: str, **kw) -> Subscription:
     return Subscription(id=id, channel=channel, **kw)
+
+
+def story(source, guid, outlet, title, topics, *, published, summary=""):
+    return Story(
+        source=source,
+        guid=guid,
+        title=title,
+        url=f"https://{source}.example.test/{guid}",
+        outlet=outlet,
+        published=published,
+        summary=summary or title,
+        topics=topics,
+        reasons=tuple(f"{t}: title" for t in topics),
+    )
+
+
+STORIES = [
+    story(
+        "deadline",
+        "deadline-1236012345",
+        "Deadline",
+        "SAG-AFTRA Video Game Performers Strike Against Activision, EA Over AI Protections",
+        {"strike": 0.93, "ai": 0.81, "videogames": 0.9},
+        published=NOW - timedelta(hours=5),
+        summary="The union's interactive media agreement talks broke down over AI consent & pay.",
+    ),
+    story(
+        "thr",
+        "thr-wga-deal",
+        "The Hollywood Reporter",
+        "WGA Reaches Tentative Deal With AMPTP, Ending 148-Day Strike",
+        {"strike": 0.88},
+        published=NOW - timedelta(hours=9),
+    ),
+    story(
+        "thewrap",
+        "wrap-netflix-likeness",
+        "TheWrap",
+        "Netflix Tests AI Tool for Digital Replicas of Background Actors",
+        {"ai": 0.72, "likeness": 0.77},
+        published=NOW - timedelta(hours=2),
+    ),
+    story(
+        "variety",
+        "variety-iatse-vote",
+        "Variety",
+        "IATSE Members Ratify Basic Agreement With AI Guardrails",
+        {"strike": 0.41, "ai": 0.52, "jobs": 0.3},
+        published=NOW - timedelta(days=3),
+    ),
+]
+
+
+async def seed_stories(store, stories=STORIES):
+    """Store each story as its source's poll at the time it was published."""
+    for s in stories:
+        await store.apply_stories(s.source, [s], at=s.published, baseline=False)
+    return await store.stories(days=30, limit=100, now=NOW)
