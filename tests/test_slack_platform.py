@@ -17,6 +17,7 @@ import itertools
 import json
 import logging
 import time
+import types
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
+from bot.config import Secrets, SlackConfig
 from bot.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError
 from bot.models import AIMatch, Posting, Salary
 from bot.platforms.base import Platform
@@ -565,7 +567,17 @@ async def test_socket_mode_round_trip(fake, store):
         assert ack["payload"]["text"] == "Working on /ailistings…"
         (post,) = await fake.wait_for(lambda: fake.posts_to(slow["response_url"]))
         assert "Open AI/ML roles" in _words(post)
-        assert [c[0] for c in recorder.calls] == ["help", "ailistings"]
+        # a paging click arrives as an "interactive" envelope
+        buttons = [e for b in post["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        nxt = next(b for b in buttons if b["text"]["text"].startswith("Next"))
+        click = fake.block_actions_payload(
+            {"action_id": nxt["action_id"], "block_id": "actions-0", "value": nxt["value"]}
+        )
+        envelope = await fake.send_envelope("interactive", click)
+        assert await fake.wait_for(lambda: fake.acks.get(envelope))
+        (page2,) = await fake.wait_for(lambda: fake.posts_to(click["response_url"]))
+        assert page2["replace_original"] is True
+        assert [c[0] for c in recorder.calls] == ["help", "ailistings", "ailistings"]
         # the HTTP events path is not served in Socket Mode
         async with (
             aiohttp.ClientSession() as session,
@@ -631,6 +643,17 @@ async def test_secrets_stay_out_of_logs_errors_and_repr(fake, store, caplog):
     assert "gIkuvaNzQIHg97ATvDxqgjtO" not in caplog.text  # bolt's body dump, filtered
 
 
+async def test_missing_scopes_are_named_at_start(fake, caplog):
+    fake.scopes = "commands,chat:write"
+    async with running(fake, dispatcher=_never, who_may_subscribe="admins"):
+        pass
+    assert "lacks users:read" in caplog.text
+    caplog.clear()
+    async with running(fake, dispatcher=_never):
+        pass
+    assert "lacks" not in caplog.text
+
+
 def test_settings_are_validated_once():
     base = {"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET}
     assert SlackSettings(**base, api_base="http://proxy.local/api").api_base == (
@@ -644,6 +667,26 @@ def test_settings_are_validated_once():
     with pytest.raises(ConfigError, match=r"slack\.path"):
         SlackSettings(**base, path="slack")
     assert SlackSettings(**base, who_may_subscribe=["U1"]).who_may_subscribe == ("U1",)
+
+
+def test_settings_from_the_config_tables_and_environment():
+    # bot.config's own types; parse_config is tested with the config loader
+    config = types.SimpleNamespace(
+        slack=SlackConfig(
+            port=3100,
+            api_base="http://slack-proxy.internal/api",
+            who_may_subscribe=("U0ALICE", "U0BOB"),
+        ),
+        secrets=Secrets.from_env(
+            {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+        ),
+    )
+    settings = SlackSettings.from_config(config, pace_seconds=0.5)
+    assert settings.bot_token == BOT_TOKEN and settings.signing_secret == SIGNING_SECRET
+    assert settings.port == 3100 and settings.pace_seconds == 0.5
+    assert settings.api_base == "http://slack-proxy.internal/api/"
+    assert settings.who_may_subscribe == ("U0ALICE", "U0BOB")
+    assert not settings.socket_mode
 
 
 async def _never(command: str, args: Mapping[str, object], ctx: Context) -> Reply:

@@ -81,6 +81,7 @@ WhoMaySubscribe = Literal["everyone", "admins"] | tuple[str, ...]
 # A response_url accepts five posts within 30 minutes (Slack's documented limit).
 _RESPONSE_URL_POSTS = 5
 _ADMIN_CACHE_SECONDS = 300.0
+_SORRY = "Something went wrong on Marquee's side; it was logged. Please try again."
 
 # ok:false codes that will not change by retrying: the subscription is paused with the
 # reason. The explanation is for the people in the channel.
@@ -491,6 +492,20 @@ class SlackPlatform:
         self._identity = {
             k: response.get(k) for k in ("team_id", "team", "user_id", "bot_id") if response.get(k)
         }
+        # Slack names the token's scopes in a header: say early what the app lacks
+        granted = _header(response.headers, "x-oauth-scopes")
+        if granted is not None:
+            have = {scope.strip() for scope in granted.split(",")}
+            wanted = {"commands", "chat:write"}
+            if self.settings.who_may_subscribe == "admins":
+                wanted.add("users:read")
+            missing = sorted(wanted - have)
+            if missing:
+                log.warning(
+                    "slack: the bot token lacks %s; reinstall the app from `marquee slack "
+                    "manifest`",
+                    ", ".join(missing),
+                )
 
     async def _stop_socket(self) -> None:
         if self._socket_task is not None:
@@ -579,11 +594,25 @@ class SlackPlatform:
         """Parse, check, dispatch and render; never raises (errors become replies)."""
         try:
             args = self._parse_args(spec, text)
-            reply = await self._run(spec, args, body)
         except CommandError as err:
+            self.metrics.inc("marquee_slack_commands_total", command=spec.name, outcome="refused")
             reply = Reply.error(str(err))
+        except Exception:  # a parser bug: the user still gets an answer
+            log.exception("slack: parsing /%s failed", spec.name)
+            self.metrics.inc("marquee_slack_errors_total", kind="handler")
+            reply = Reply.error(_SORRY)
+        else:
+            try:
+                reply = await self._run(spec, args, body)
+            except CommandError as err:
+                reply = Reply.error(str(err))
         response_type = "ephemeral" if (reply.ephemeral or spec.personal) else "in_channel"
-        return render(reply, max_messages=_RESPONSE_URL_POSTS), response_type
+        try:
+            return render(reply, max_messages=_RESPONSE_URL_POSTS), response_type
+        except Exception:  # a renderer bug must not leave the command unanswered
+            log.exception("slack: rendering /%s failed", spec.name)
+            self.metrics.inc("marquee_slack_errors_total", kind="render")
+            return render(Reply.error(_SORRY)), "ephemeral"
 
     async def _run(
         self, spec: CommandSpec, args: Mapping[str, object], body: Mapping[str, Any]
@@ -602,7 +631,7 @@ class SlackPlatform:
             outcome = "failed"
             self.metrics.inc("marquee_slack_errors_total", kind="handler")
             log.exception("slack: /%s failed", spec.name)
-            return Reply.error("Something went wrong on Marquee's side; it was logged. Try again.")
+            return Reply.error(_SORRY)
         finally:
             self.metrics.inc("marquee_slack_commands_total", command=spec.name, outcome=outcome)
 
@@ -809,6 +838,15 @@ class SlackPlatform:
 
 def _prefix_pattern(prefix: str) -> re.Pattern[str]:
     return re.compile(rf"^{re.escape(prefix)}:\d+$")
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in dict(headers).items():
+        if str(key).lower() == name:
+            return str(value[0] if isinstance(value, list | tuple) else value)
+    return None
 
 
 def _str(value: object) -> str:

@@ -223,6 +223,7 @@ class FakeSlack:
         self.archived: set[str] = set()
         self.not_in_channel: set[str] = set()
         self.missing: set[str] = set()
+        self.scopes = "commands,chat:write,chat:write.public"
         self._errors: dict[str, deque[str]] = defaultdict(deque)
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -344,7 +345,10 @@ class FakeSlack:
         params, token, content_type = await self._params(request)
         self.calls.append(ApiCall(method, token, params, content_type))
         try:
-            return self._answer(method, params, token)
+            response = self._answer(method, params, token)
+            if token == self.bot_token:  # Slack names the token's scopes on every answer
+                response.headers["X-OAuth-Scopes"] = self.scopes
+            return response
         finally:
             await self._notify()
 
