@@ -329,10 +329,7 @@ def find_salaries(text: str, *, hint_currency: str | None = None) -> list[Salary
     """Every pay range or figure stated in ``text``, in the order they appear."""
     if not text:
         return []
-    text = text[:_MAX_TEXT]
-    if not _ANCHOR.search(text):
-        return []
-    text = _clean(text)
+    text = _clean(text[:_MAX_TEXT])
     hint = _normal_hint(hint_currency)
     tokens = _scan(text)
     if not tokens:
