@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from bot.errors import CommandError
 from handlers.alerts import format_money, posting_item
@@ -16,16 +17,19 @@ from handlers.spec import Context
 if TYPE_CHECKING:
     from storage import Store
 
-__all__ = ["BUTTON_ARGS_BUDGET", "ailistings", "page_buttons", "salaries"]
+__all__ = ["BUTTON_ARGS_BUDGET", "ailistings", "encoded_len", "page_buttons", "salaries"]
 
-#: Characters a paging button's command and arguments may take together, so that a
-#: platform's encoding (Discord ``custom_id``: at most 100) has room for its own framing.
-BUTTON_ARGS_BUDGET = 80
+#: Characters a paging button's command and arguments may take together (see
+#: :func:`encoded_len`), so that a platform's encoding (Discord ``custom_id``: at most
+#: 100) has room for its own framing.
+BUTTON_ARGS_BUDGET = 90
 MAX_SALARY_ROWS = 10
 
 
-def _encoded_len(command: str, args: tuple[tuple[str, str], ...]) -> int:
-    return len(command) + sum(len(k) + len(v) + 2 for k, v in args)
+def encoded_len(command: str, args: tuple[tuple[str, str], ...]) -> int:
+    """A button's size as platforms encode it: the command plus each ``key=value`` with
+    the value percent-encoded (spaces and non-ASCII grow), and a separator each."""
+    return len(command) + sum(len(quote(k, safe="")) + len(quote(v, safe="")) + 2 for k, v in args)
 
 
 def page_buttons(
@@ -36,7 +40,7 @@ def page_buttons(
     suffices or the arguments would not fit a platform's button id."""
     if page <= 1 and not has_next:
         return ()
-    if _encoded_len(command, (*args, ("page", str(page + 1)))) > BUTTON_ARGS_BUDGET:
+    if encoded_len(command, (*args, ("page", str(page + 1)))) > BUTTON_ARGS_BUDGET:
         return ()
     return (
         Button(
@@ -52,6 +56,15 @@ def page_buttons(
             disabled=not has_next,
         ),
     )
+
+
+def _compact_usd(amount: float) -> str:
+    """A salary as short as the parser reads back: ``300000 -> "300k"``, ``1.2m``."""
+    if amount >= 1_000_000 and amount % 10_000 == 0:
+        return f"{amount / 1_000_000:g}m"
+    if amount % 1000 == 0:
+        return f"{amount / 1000:g}k"
+    return f"{amount:g}"
 
 
 def _pages(total: int, size: int, page: int) -> int:
@@ -117,19 +130,23 @@ async def ailistings(
     if companies:
         args.append(("company", companies[0]))
     if min_salary:
-        args.append(("min_salary", str(int(min_salary))))
+        args.append(("min_salary", _compact_usd(min_salary)))
     if query:
         args.append(("query", query))
     if remote is not None:
         args.append(("remote", "yes" if remote else "no"))
     first = (page - 1) * size + 1
     noun = "role" if total == 1 else "roles"
+    buttons = page_buttons("ailistings", tuple(args), page, has_next=page < pages)
+    footer = f"Page {page} of {pages} · {first}–{first + len(rows) - 1} of {total}"
+    if not buttons and page < pages:
+        footer += f" · add page:{page + 1} for more"
     return Reply(
         title=title,
         text=f"{total} {noun}, highest pay first (top of range, annual USD).",
         items=tuple(posting_item(r) for r in rows),
-        buttons=page_buttons("ailistings", tuple(args), page, has_next=page < pages),
-        footer=f"Page {page} of {pages} · {first}–{first + len(rows) - 1} of {total}",
+        buttons=buttons,
+        footer=footer,
     )
 
 
