@@ -654,6 +654,18 @@ async def test_missing_scopes_are_named_at_start(fake, caplog):
     assert "lacks" not in caplog.text
 
 
+async def test_a_refused_app_token_or_busy_port_fails_the_start(fake):
+    fake.error("apps.connections.open", "invalid_auth")
+    with pytest.raises(ConfigError) as err:
+        async with running(fake, dispatcher=_never, app_token=APP_TOKEN, signing_secret=None):
+            pass
+    assert err.value.key == "SLACK_APP_TOKEN" and APP_TOKEN not in str(err.value)
+    async with running(fake, dispatcher=_never) as (platform, _, _):
+        with pytest.raises(ConfigError, match=r"slack\.port"):
+            async with running(fake, dispatcher=_never, port=platform.port):
+                pass
+
+
 def test_settings_are_validated_once():
     base = {"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET}
     assert SlackSettings(**base, api_base="http://proxy.local/api").api_base == (

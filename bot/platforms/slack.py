@@ -454,17 +454,23 @@ class SlackPlatform:
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.host, settings.port)
-        await site.start()
-        server = site._server  # aiohttp has no public accessor for the bound port
-        sockets = getattr(server, "sockets", None) or ()
-        self.port = sockets[0].getsockname()[1] if sockets else settings.port
+        try:
+            await site.start()
+        except OSError as err:
+            raise ConfigError(
+                "slack.port", f"cannot listen on {settings.host}:{settings.port}: {err.strerror}"
+            ) from err
+        addresses = runner.addresses
+        self.port = int(addresses[0][1]) if addresses else settings.port
 
         if settings.socket_mode:
             self._socket = AsyncSocketModeHandler(
                 self.app, app_token=settings.app_token, web_client=self._client
             )
             stack.push_async_callback(self._stop_socket)
-            # connect() retries forever on failure: run it beside us, /healthz shows it
+            # Ask for the websocket URL once here, so a bad app token fails the start
+            # instead of bolt's connect() retrying it forever.
+            self._socket.client.wss_uri = await self._socket_url()
             self._socket_task = asyncio.ensure_future(self._socket.connect_async())
         log.info(
             "slack: %s mode, listening on %s (team %s)",
@@ -506,6 +512,25 @@ class SlackPlatform:
                     "manifest`",
                     ", ".join(missing),
                 )
+
+    async def _socket_url(self) -> str | None:
+        assert self._client is not None
+        try:
+            response = await self._client.apps_connections_open(app_token=self.settings.app_token)
+        except SlackApiError as err:
+            code = _error_code(err)
+            if code in ("invalid_auth", "not_authed", "not_allowed_token_type", "token_revoked"):
+                raise ConfigError(
+                    "SLACK_APP_TOKEN",
+                    f"Slack refused it: {code} (an app-level token with connections:write)",
+                ) from None
+            log.warning("slack: apps.connections.open failed (%s); will retry", code or "?")
+            return None
+        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+            log.warning("slack: apps.connections.open unreachable (%s)", type(err).__name__)
+            return None
+        url = response.get("url")
+        return url if isinstance(url, str) else None
 
     async def _stop_socket(self) -> None:
         if self._socket_task is not None:
