@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from bot.render.discord import encode_custom_id
-from handlers import dispatch, dispatch_text
+from handlers import COMMANDS, Reply, dispatch, dispatch_text
 from handlers.listings import BUTTON_ARGS_BUDGET, encoded_len, page_buttons
 from storage import open_store
 from tests.test_handlers_fixtures import (
@@ -417,3 +419,33 @@ async def test_strikenews_pages(news):
 async def test_strikenews_nothing_found_suggests_more_days(news):
     reply = await run(news, "/strikenews 2 query:oscars")
     assert reply.items == () and "Try days:8" in reply.text
+
+
+# -- hostile text ------------------------------------------------------------------------
+
+_WORDS = st.sampled_from(
+    [
+        "netflix", "company:", "min_salary:", "300k", "all", "#3", "\"", "“", "'", "kind:jobs",
+        "tz:Mars/Base", "days:", "mon-fri", "page:0", "page:99999999999999", "<!channel>",
+        "@everyone", "\x00", "\u202e", "query:", "%", "_", "remote:maybe", "topics:strike",
+        "digest_time:25:61", "min_score:NaN", "id:all", "keywords:a,b,,c", "=", ":",
+    ]
+)  # fmt: skip
+
+
+@hypothesis.settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
+)
+@hypothesis.given(
+    name=st.sampled_from([c.name for c in COMMANDS]),
+    words=st.lists(st.one_of(_WORDS, st.text(max_size=12)), max_size=8),
+)
+async def test_any_typed_command_gets_a_reply_never_an_exception(sqlite_url, name, words):
+    async with open_store(sqlite_url) as store:
+        reply = await dispatch_text(store, name, " ".join(words), ctx(), settings=settings())
+    assert isinstance(reply, Reply)
+    if reply.severity == "error":
+        assert reply.ephemeral and reply.text
