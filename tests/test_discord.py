@@ -42,6 +42,7 @@ from tests.fakes.discord_server import (
     FakeDiscord,
     command_problems,
 )
+from tests.fakes.http import Fault
 
 EPHEMERAL = 1 << 6
 MESSAGES = f"{API}/channels/{CHANNEL_ID}/messages"
@@ -184,6 +185,7 @@ async def test_logs_in_and_reaches_ready_with_minimal_intents(fake):
         assert intents.guilds
         assert not (intents.members or intents.presences or intents.message_content)
         assert [g.id for g in platform.client.guilds] == [GUILD_ID]
+        assert platform.client.allowed_mentions.to_dict() == {"parse": []}  # the default too
     # Endpoints are put back: nothing else in the process talks to the fake by accident.
     assert Route.BASE == "https://discord.com/api/v10"
     assert str(DiscordWebSocket.DEFAULT_GATEWAY) == "wss://gateway.discord.gg/"
@@ -220,6 +222,16 @@ async def test_an_unreachable_gateway_fails_in_time_and_says_where(fake, unused_
     assert "did not become ready within 0.5 s" in message
     assert f"127.0.0.1:{unused_tcp_port}" in message
     assert Route.BASE == "https://discord.com/api/v10"
+
+
+async def test_a_reconnect_request_resumes_the_session_and_commands_still_work(fake):
+    async with started(fake):
+        await fake.ask_to_reconnect()
+        await fake.wait_until(lambda: fake.resumes, what="a RESUME")
+        assert fake.resumes[0]["session_id"] == fake.sessions[0]
+        assert len(fake.identifies) == 1  # resumed, not identified again
+        rec = await fake.slash("echo", text="still here")
+        await fake.wait_until(lambda: rec.callbacks, what="an answer after resuming")
 
 
 @pytest.mark.parametrize(
@@ -522,6 +534,22 @@ async def test_a_rate_limit_is_waited_out_by_discord_py(fake):
     assert len(posts) == 2
     assert posts[0].json()["nonce"] == posts[1].json()["nonce"] == "mq19"
     assert [m["id"] for m in fake.channel_messages(CHANNEL_ID)] == [ref]
+
+
+async def test_rate_limits_too_long_to_wait_go_back_to_the_outbox(fake):
+    async with started(fake) as platform:
+        # Longer than discord.py may sleep (max_ratelimit_wait, 30 s): raised, not slept.
+        fake.rate_limit(MESSAGES, 120.0)
+        with pytest.raises(TransientDeliveryError) as long_wait:
+            await platform.send(str(CHANNEL_ID), alert("A"), idempotency_key="mq22")
+        assert long_wait.value.retry_after == 120.0
+        # A 429 from the edge (no Via header, text body): not retried by discord.py.
+        edge = Fault("status", status=429, body=b"error code: 1015", headers={"Retry-After": "60"})
+        fake.fail(MESSAGES, edge)
+        with pytest.raises(TransientDeliveryError) as banned:
+            await platform.send(str(CHANNEL_ID), alert("B"), idempotency_key="mq23")
+        assert banned.value.retry_after == 60.0
+    assert fake.channel_messages(CHANNEL_ID) == []
 
 
 async def test_server_errors_and_timeouts_are_transient(fake):

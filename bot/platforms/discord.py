@@ -50,6 +50,7 @@ from handlers.reply import Reply
 from handlers.spec import Caller, CommandSpec, Context, Option
 
 __all__ = [
+    "DEFAULT_API_BASE",
     "INVITE_PERMISSIONS",
     "DiscordPlatform",
     "DiscordSettings",
@@ -70,6 +71,7 @@ INVITE_PERMISSIONS = discord.Permissions(
     view_channel=True, send_messages=True, embed_links=True, read_message_history=True
 )
 _SCOPES = ("bot", "applications.commands")
+DEFAULT_API_BASE = "https://discord.com/api/v10"
 _MANAGE_CHANNELS = discord.Permissions(manage_channels=True).value
 # Discord application command option types.
 _OPTION_TYPES = {"string": 3, "choice": 3, "salary": 3, "integer": 4, "boolean": 5, "number": 10}
@@ -113,7 +115,7 @@ class DiscordSettings:
     """
 
     token: str = ""
-    api_base: str = "https://discord.com/api/v10"
+    api_base: str = DEFAULT_API_BASE
     gateway_url: str | None = None
     guild_ids: tuple[int, ...] = ()
     guild_ready_timeout: float = 2.0
@@ -134,8 +136,10 @@ class DiscordSettings:
             raise ConfigError(
                 "DISCORD_TOKEN", "empty: copy the bot token from the Developer Portal"
             )
+        # None (the config's "not set") means Discord itself.
+        base = self.api_base or DEFAULT_API_BASE
         object.__setattr__(
-            self, "api_base", _check_url("discord.api_base", self.api_base, ("http", "https"))
+            self, "api_base", _check_url("discord.api_base", base, ("http", "https"))
         )
         if self.gateway_url is not None:
             _check_url("discord.gateway_url", self.gateway_url, ("ws", "wss"))
@@ -458,9 +462,13 @@ class DiscordPlatform:
         client, runner = self._client, self._runner
         self._runner = None
         try:
+            was_ready = client is not None and client.is_ready()
             if client is not None and not client.is_closed():
                 await client.close()
             if runner is not None:
+                if not was_ready:
+                    # Never connected: it may be asleep in discord.py's reconnect backoff.
+                    runner.cancel()
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await asyncio.wait_for(runner, timeout=10)
         finally:

@@ -257,6 +257,8 @@ class FakeDiscord(FakeHTTPServer):
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.interactions: dict[int, FakeInteraction] = {}
         self.identifies: list[dict[str, Any]] = []
+        self.resumes: list[dict[str, Any]] = []
+        self.sessions: list[str] = []
         self.violations: list[str] = []
         self.pings: list[str] = []
         self._denied: dict[int, tuple[int, int, str]] = {}
@@ -955,6 +957,13 @@ class FakeDiscord(FakeHTTPServer):
             raise AssertionError("no identified gateway connection to push to")
         await self._send(conn, {"op": 0, "t": event, "d": data})
 
+    async def ask_to_reconnect(self) -> None:
+        """Send op 7 RECONNECT, as Discord does before moving a session elsewhere."""
+        conn = next((c for c in reversed(self._connections) if c.identified), None)
+        if conn is None:
+            raise AssertionError("no identified gateway connection")
+        await self._send(conn, {"op": 7, "d": None})
+
     async def _send(self, conn: _Connection, frame: dict[str, Any]) -> None:
         if frame.get("op") == 0:
             conn.seq += 1
@@ -996,6 +1005,7 @@ class FakeDiscord(FakeHTTPServer):
                 return
             conn.identified = True
             conn.session_id = secrets.token_hex(16)
+            self.sessions.append(conn.session_id)
             await self._send(
                 conn,
                 {
@@ -1022,6 +1032,7 @@ class FakeDiscord(FakeHTTPServer):
             )
             await self._send(conn, {"op": 0, "t": "GUILD_CREATE", "d": self.guild_object()})
         elif op == 6:  # resume
+            self.resumes.append(dict(data or {}, token="<redacted>"))
             conn.identified = True
             await self._send(conn, {"op": 0, "t": "RESUMED", "d": {"_trace": ["fake-discord"]}})
 
