@@ -367,6 +367,14 @@ async def test_paging_buttons_redispatch_and_replace_the_message(fake, store):
         assert not first_items & second_items
 
 
+async def test_a_command_missing_from_the_declarations_gets_a_hint(fake, store):
+    async with running(fake, store) as (_, recorder, signer):
+        ack = _ack(await signer.command(fake.command_payload("/jobs <!channel>")))
+        assert ack["response_type"] == "ephemeral"
+        assert "no /jobs &lt;!channel&gt; command" in ack["text"] and "/ailistings" in ack["text"]
+        assert recorder.calls == []
+
+
 async def test_link_buttons_are_acknowledged_and_run_nothing(fake, store):
     async with running(fake, store) as (_, recorder, signer):
         click = fake.block_actions_payload(
@@ -599,7 +607,9 @@ async def _get_json(url: str) -> Any:
 
 async def test_healthz_and_metrics(fake, store):
     async with running(fake, store) as (platform, _, signer):
-        platform.metrics.gauge("marquee_outbox_backlog", "Alerts waiting", lambda: 7)
+        platform.metrics.gauge("marquee_outbox_backlog", "Alerts waiting", store.outbox_backlog)
+        platform.metrics.gauge("marquee_up", "Always one", lambda: 1)
+        platform.metrics.gauge("marquee_broken", "Raises", lambda: 1 / 0)
         _ack(await signer.command(fake.command_payload("/sources")))
         await signer.post("x=1", signature="v0=bad")
         health = await _get_json(platform.url + "/healthz")
@@ -618,7 +628,8 @@ async def test_healthz_and_metrics(fake, store):
             text = await resp.text()
     assert "# TYPE marquee_slack_commands_total counter" in text
     assert 'marquee_slack_commands_total{command="sources",outcome="ok"} 1' in text
-    assert "marquee_outbox_backlog 7" in text
+    assert "marquee_outbox_backlog 0" in text and "marquee_up 1" in text
+    assert "\nmarquee_broken " not in text  # a failing gauge is skipped, the scrape survives
     assert BOT_TOKEN not in text
 
 

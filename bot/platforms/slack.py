@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import math
 import re
@@ -199,7 +200,7 @@ class Metrics:
     def __init__(self) -> None:
         self._help: dict[str, tuple[str, str]] = {}
         self._counters: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
-        self._gauges: dict[str, Callable[[], float]] = {}
+        self._gauges: dict[str, Callable[[], float | Awaitable[float]]] = {}
 
     def counter(self, name: str, help_text: str) -> None:
         """Declare a counter (shown as 0 until incremented)."""
@@ -216,12 +217,15 @@ class Metrics:
         """A counter's current value (tests, /healthz)."""
         return self._counters.get(name, {}).get(tuple(sorted(labels.items())), 0.0)
 
-    def gauge(self, name: str, help_text: str, read: Callable[[], float]) -> None:
-        """Register a gauge read at each scrape (e.g. outbox backlog)."""
+    def gauge(
+        self, name: str, help_text: str, read: Callable[[], float | Awaitable[float]]
+    ) -> None:
+        """Register a gauge read at each scrape, e.g. ``store.outbox_backlog`` (a plain
+        function or a coroutine function)."""
         self._help[name] = ("gauge", help_text)
         self._gauges[name] = read
 
-    def render(self) -> str:
+    async def render(self) -> str:
         """The exposition text."""
         lines: list[str] = []
         for name in sorted(self._help):
@@ -230,7 +234,8 @@ class Metrics:
             lines.append(f"# TYPE {name} {kind}")
             if kind == "gauge":
                 try:
-                    value = float(self._gauges[name]())
+                    read = self._gauges[name]()
+                    value = float(await read if inspect.isawaitable(read) else read)
                 except Exception:  # a broken gauge must not break the scrape
                     log.exception("metrics: gauge %s failed", name)
                     continue
@@ -574,7 +579,7 @@ class SlackPlatform:
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(
-            text=self.metrics.render(),
+            text=await self.metrics.render(),
             content_type="text/plain",
             charset="utf-8",
             headers={"X-Content-Type-Options": "nosniff"},
@@ -584,6 +589,8 @@ class SlackPlatform:
     def _register(self, app: AsyncApp) -> None:
         for spec in self._specs.values():
             app.command(f"/{spec.name}")(self._command_listener(spec))
+        # An app configured from an older manifest may still offer a removed command.
+        app.command(re.compile(r"^/.*"))(self._on_unknown_command)
         app.action({"action_id": _prefix_pattern(ACTION_RUN)})(self._on_run_button)
         app.action({"action_id": _prefix_pattern(ACTION_LINK)})(self._on_link_button)
 
@@ -659,6 +666,15 @@ class SlackPlatform:
             return Reply.error(_SORRY)
         finally:
             self.metrics.inc("marquee_slack_commands_total", command=spec.name, outcome=outcome)
+
+    async def _on_unknown_command(self, ack: Any, body: dict[str, Any]) -> None:
+        names = ", ".join(f"/{name}" for name in self._specs)
+        command = _str(body.get("command"))[:40]
+        reply = Reply.error(
+            f"Marquee has no {command} command any more; the Slack app may need updating "
+            f"from `marquee slack manifest`. Commands: {names}."
+        )
+        await ack({**render(reply)[0], "response_type": "ephemeral"})
 
     async def _on_link_button(self, ack: Any) -> None:
         # Slack sends block_actions for url buttons too; without an ack the user sees
