@@ -162,8 +162,16 @@ async def listings(config: Config, args: argparse.Namespace) -> int:
     """``marquee listings``: stored postings, highest pay first."""
     min_usd = parse_min_salary(args.min_salary)
     async with open_app(config) as app:
+        company: str | tuple[str, ...] | None = args.company
+        if args.company and args.company not in app.sources:
+            from handlers.companies import resolve_companies
+
+            # loose, like /ailistings: "netflix", "Netflix", "NFLX" (alias), "acme"
+            company = await resolve_companies(
+                app.store, args.company, config.commands.aliases, strict=False
+            )
         rows = await app.store.listings(
-            company=args.company,
+            company=company,
             min_usd=min_usd,
             query=args.query,
             ai_only=not args.all_roles,

@@ -410,7 +410,7 @@ def parse_config(
     """Validate an already-parsed TOML document."""
     root = _Table(data, "")
     db = root.table("database")
-    database = DatabaseConfig(url=db.get("url", _str, DatabaseConfig.url))
+    database = DatabaseConfig(url=db.get("url", _str, DatabaseConfig().url))
     if not database.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise ConfigError(
             "database.url",
@@ -421,9 +421,9 @@ def parse_config(
 
     h = root.table("http")
     http = HttpConfig(
-        connect_timeout=h.get("connect_timeout", parse_duration, HttpConfig.connect_timeout),
-        read_timeout=h.get("read_timeout", parse_duration, HttpConfig.read_timeout),
-        total_timeout=h.get("total_timeout", parse_duration, HttpConfig.total_timeout),
+        connect_timeout=h.get("connect_timeout", parse_duration, HttpConfig().connect_timeout),
+        read_timeout=h.get("read_timeout", parse_duration, HttpConfig().read_timeout),
+        total_timeout=h.get("total_timeout", parse_duration, HttpConfig().total_timeout),
         max_body_bytes=int(h.get("max_body_mb", _positive, 20.0) * 1024 * 1024),
         per_host_concurrency=h.get("per_host_concurrency", _count, 4),
         per_host_spacing=h.get("per_host_spacing", parse_duration, 0.25),
@@ -433,19 +433,19 @@ def parse_config(
 
     p = root.table("polling")
     polling = PollingConfig(
-        interval=p.get("interval", parse_duration, PollingConfig.interval),
-        jitter=p.get("jitter", _fraction, PollingConfig.jitter),
-        concurrency=p.get("concurrency", _count, PollingConfig.concurrency),
-        backoff_base=p.get("backoff_base", parse_duration, PollingConfig.backoff_base),
-        backoff_max=p.get("backoff_max", parse_duration, PollingConfig.backoff_max),
-        disable_after=p.get("disable_after", parse_duration, PollingConfig.disable_after),
+        interval=p.get("interval", parse_duration, PollingConfig().interval),
+        jitter=p.get("jitter", _fraction, PollingConfig().jitter),
+        concurrency=p.get("concurrency", _count, PollingConfig().concurrency),
+        backoff_base=p.get("backoff_base", parse_duration, PollingConfig().backoff_base),
+        backoff_max=p.get("backoff_max", parse_duration, PollingConfig().backoff_max),
+        disable_after=p.get("disable_after", parse_duration, PollingConfig().disable_after),
     )
     p.finish()
 
     e = root.table("enrich")
     enrich = EnrichConfig(
-        ai_threshold=e.get("ai_threshold", _fraction, EnrichConfig.ai_threshold),
-        hours_per_year=e.get("hours_per_year", _positive, EnrichConfig.hours_per_year),
+        ai_threshold=e.get("ai_threshold", _fraction, EnrichConfig().ai_threshold),
+        hours_per_year=e.get("hours_per_year", _positive, EnrichConfig().hours_per_year),
         rates=e.get("rates", _rates, {}),
     )
     e.finish()
@@ -453,23 +453,23 @@ def parse_config(
     a = root.table("alerts")
     alerts = AlertsConfig(
         console_min_salary=a.get("console_min_salary", _non_negative, 0.0),
-        high_salary=a.get("high_salary", _positive, AlertsConfig.high_salary),
+        high_salary=a.get("high_salary", _positive, AlertsConfig().high_salary),
         console_colour=a.get("console_colour", _bool, None),
     )
     a.finish()
 
     d = root.table("digest")
     digest = DigestConfig(
-        grace=d.get("grace", parse_duration, DigestConfig.grace),
-        default_time=d.get("default_time", _time, DigestConfig.default_time),
-        default_tz=d.get("default_tz", _tz, DigestConfig.default_tz),
+        grace=d.get("grace", parse_duration, DigestConfig().grace),
+        default_time=d.get("default_time", _time, DigestConfig().default_time),
+        default_tz=d.get("default_tz", _tz, DigestConfig().default_tz),
     )
     d.finish()
 
     c = root.table("commands")
     commands = CommandsConfig(
         aliases=c.get("aliases", _aliases, {}),
-        page_size=c.get("page_size", _count, CommandsConfig.page_size),
+        page_size=c.get("page_size", _count, CommandsConfig().page_size),
     )
     if commands.page_size > 10:
         raise ConfigError("commands.page_size", "at most 10 (Discord shows 10 embeds a message)")
@@ -489,9 +489,9 @@ def parse_config(
 
     sc = root.table("slack")
     slack = SlackConfig(
-        host=sc.get("host", _str, SlackConfig.host),
-        port=int(sc.get("port", _count, SlackConfig.port)),
-        path=sc.get("path", _str, SlackConfig.path),
+        host=sc.get("host", _str, SlackConfig().host),
+        port=int(sc.get("port", _count, SlackConfig().port)),
+        path=sc.get("path", _str, SlackConfig().path),
         api_base=sc.get("api_base", _url, None),
         who_may_subscribe=sc.get("who_may_subscribe", _who, "everyone"),
         public_url=sc.get("public_url", _url, None),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.sources.feed_defaults import DEFAULT_FEEDS
+from bot.sources.feed_defaults import DEFAULT_NEWS_SOURCES
 
 __all__ = ["DEFAULT_BOARDS", "DEFAULT_SOURCES"]
 
@@ -56,4 +56,4 @@ DEFAULT_BOARDS: tuple[dict[str, Any], ...] = (
     },
 )
 
-DEFAULT_SOURCES: tuple[dict[str, Any], ...] = DEFAULT_BOARDS + tuple(DEFAULT_FEEDS)
+DEFAULT_SOURCES: tuple[dict[str, Any], ...] = DEFAULT_BOARDS + tuple(DEFAULT_NEWS_SOURCES)

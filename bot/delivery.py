@@ -100,6 +100,12 @@ class Delivery:
             )
             return 0
         reply, edit_ref = await self._reply(row)
+        if entry.event in ("updated", "closed") and edit_ref is None:
+            # Nothing to edit: this channel was never alerted about the item (it was in a
+            # source's baseline, or matched no subscription then). An edit of an alert
+            # nobody saw would be noise, so the row is settled without a message.
+            await self.store.mark_sent(row.id, at=self._clock(), message_ref=None)
+            return 0
         if reply is None:
             await self.store.mark_failed(row.id, error="the item no longer exists")
             return 0

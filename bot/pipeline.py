@@ -21,10 +21,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.enrich import EnrichSettings, enrich_posting
+from bot.enrich.news import score_story
 from bot.errors import RateLimited, SourceError
 from bot.http import HttpClient
-from bot.models import Posting, PostingEvent, SourceState, StoryEvent
-from bot.sources import Source
+from bot.models import Posting, PostingEvent, SourceState, Story, StoryEvent
+from bot.sources import NEWS_KINDS, Source
 from bot.sources.base import PollContext
 from storage import Router, Store
 
@@ -164,7 +165,7 @@ class Pipeline:
                 summary.not_modified = True
                 events = await self.store.apply_not_modified(cfg.name, at=now, route=route)
                 count = state.item_count if state else 0
-            elif fetched.stories:
+            elif cfg.kind in NEWS_KINDS:
                 events = await self._stories(source, fetched.stories, now, baseline, route)
                 count = summary.fetched = len(fetched.stories)
             else:
@@ -236,9 +237,14 @@ class Pipeline:
             route=route,
         )
 
-    async def _stories(self, source: Source, stories, now, baseline, route):
-        from bot.enrich.news import score_story
-
+    async def _stories(
+        self,
+        source: Source,
+        stories: Sequence[Story],
+        now: datetime,
+        baseline: bool,
+        route: Router | None,
+    ) -> list[StoryEvent]:
         scored = [score_story(s) for s in stories]
         return await self.store.apply_stories(
             source.config.name, scored, at=now, baseline=baseline, route=route
