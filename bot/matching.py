@@ -8,10 +8,11 @@ subscriptions is a few milliseconds, not a scan of regexes.
 
 Exactly one entry per (channel, event), whatever number of a channel's subscriptions
 match. The entry's ``dedupe_key`` makes the same alert impossible to queue twice (the
-outbox keys on it): ``"{channel}|posting:{id}|new"`` and ``|closed``; updates carry a
-version, ``"{channel}|posting:{id}|updated|{fields}|{fingerprint}"``, where the
+outbox keys on it): ``"{channel}|posting:{id}|new"``; a closure carries its time
+(``|closed|20260304T170000``) because a posting may reopen and close again; updates carry
+a version, ``"{channel}|posting:{id}|updated|{fields}|{fingerprint}"``, where the
 fingerprint hashes the values before and after, so a second pay change is a new alert
-but a replayed poll is not.
+but the same change routed twice is not.
 
 Paused subscriptions and digest-only ones get no instant alerts (digests read the
 database at their time instead). An update or closure goes to channels whose
@@ -49,16 +50,21 @@ def _salary_state(posting: Posting | None) -> object:
 def dedupe_key(channel: str, event: PostingEvent | StoryEvent) -> str:
     """The outbox key of ``event`` for ``channel``; equal only for the same alert."""
     if isinstance(event, PostingEvent):
-        base = f"{channel}|posting:{event.posting.id}|{event.kind}"
+        stored = event.posting
+        base = f"{channel}|posting:{stored.id}|{event.kind}"
+        if event.kind == "closed":
+            # A posting can close, reopen and close again: each closure is its own alert.
+            return f"{base}|{stored.closed_at:%Y%m%dT%H%M%S}" if stored.closed_at else base
         if event.kind != "updated":
             return base
-        version = _fingerprint(
-            [
-                sorted(event.changes),
-                _salary_state(event.previous),
-                _salary_state(event.posting.posting),
-            ]
-        )
+        state = [
+            sorted(event.changes),
+            _salary_state(event.previous),
+            _salary_state(stored.posting),
+        ]
+        if "reopened" in event.changes:
+            state.append(stored.last_seen.isoformat())  # the same state again, a later poll
+        version = _fingerprint(state)
         return f"{base}|{'+'.join(sorted(event.changes)) or 'details'}|{version}"
     base = f"{channel}|story:{event.story.id}|{event.kind}"
     if event.kind != "updated":

@@ -20,7 +20,9 @@ from bot.errors import CommandError
 from handlers.spec import CommandSpec, Option
 
 __all__ = [
+    "clean_text",
     "coerce_args",
+    "fold",
     "format_days",
     "parse_days",
     "parse_salary",
@@ -29,6 +31,7 @@ __all__ = [
     "parse_tz",
     "quote_arg",
     "shorten",
+    "usage",
 ]
 
 MAX_TEXT = 2000  # Slack sends at most a few thousand characters of command text

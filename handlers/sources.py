@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from bot.models import SourceState
 from handlers.args import shorten
+from handlers.listings import page_buttons
 from handlers.reply import Field, Item, Reply
 from handlers.settings import HandlerSettings
 from handlers.spec import Context
@@ -103,8 +104,6 @@ async def sources(store: Store, ctx: Context, settings: HandlerSettings, *, page
                 colour=DISABLED_COLOUR,
             )
         )
-    from handlers.listings import page_buttons
-
     return Reply(
         title="Source health",
         text="\n".join(lines),

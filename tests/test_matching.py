@@ -121,8 +121,10 @@ def test_update_keys_are_versioned_and_reach_channels_that_matched_before():
     assert dedupe_key("discord:A", first) == entry.dedupe_key
     raised = PostingEvent("updated", stored(before, PM.id), ("salary",), previous=cut)
     assert dedupe_key("discord:A", raised) != entry.dedupe_key
-    closed = PostingEvent("closed", stored(before, PM.id, status="closed"))
-    assert [e.dedupe_key for e in routed(subs, [closed])] == [f"discord:A|posting:{PM.id}|closed"]
+    closed = PostingEvent("closed", replace(stored(before, PM.id, status="closed"), closed_at=NOW))
+    assert [e.dedupe_key for e in routed(subs, [closed])] == [
+        f"discord:A|posting:{PM.id}|closed|20260304T170000"
+    ]
 
 
 def story(id, title, topics, *, summary="", outlet="Deadline", cluster=None, size=1):
@@ -236,3 +238,14 @@ async def test_router_with_the_store_queues_each_alert_once(store):
     # two pay changes: two updates for each channel that had the alert
     assert rows.count(("discord:A", "updated", pm)) == 2
     assert rows.count(("slack:T/C", "updated", pm)) == 2
+
+    # Gone twice: closed; back: reopened; gone twice again: closed again. Each is an alert.
+    rest = NETFLIX[1:]
+    t = NOW + timedelta(hours=2)
+    for step, listing in enumerate([rest, rest, NETFLIX, rest, rest, NETFLIX]):
+        at = t + timedelta(hours=step)
+        await store.apply_postings("netflix", listing, at=at, baseline=False, route=router)
+    rows = await queued(store)
+    assert rows.count(("discord:A", "closed", pm)) == 2
+    assert rows.count(("slack:T/C", "closed", pm)) == 2
+    assert rows.count(("discord:A", "updated", pm)) == 4  # two pay changes, two reopenings
