@@ -378,7 +378,7 @@ async def test_a_command_missing_from_the_declarations_gets_a_hint(fake, store):
 async def test_link_buttons_are_acknowledged_and_run_nothing(fake, store):
     async with running(fake, store) as (_, recorder, signer):
         click = fake.block_actions_payload(
-            {"action_id": "marquee:link:0", "block_id": "item-0", "type": "button", "value": ""}
+            {"action_id": "marquee:link:i0", "block_id": "item-0", "type": "button", "value": ""}
         )
         response = await signer.interaction(click)
         assert response.status == 200

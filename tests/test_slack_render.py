@@ -218,6 +218,22 @@ def test_disabled_and_oversized_buttons_are_left_out():
     assert elements[0]["url"] == "https://boards.greenhouse.io/netflix"
 
 
+def test_action_ids_stay_unique_with_items_and_link_buttons():
+    buttons = (
+        Button("Board", url="https://boards.greenhouse.io/netflix"),
+        Button("Next ▶", command="ailistings", args=(("page", "2"),)),
+    )
+    (message,) = render(Reply(items=(_posting(0), _posting(1)), buttons=buttons))
+    assert message_problems(message) == []
+    ids = [
+        e["action_id"]
+        for b in message["blocks"]
+        for e in [*b.get("elements", []), b.get("accessory", {})]
+        if "action_id" in e
+    ]
+    assert ids == ["marquee:link:i0", "marquee:link:i1", "marquee:link:b0", "marquee:run:1"]
+
+
 def test_an_empty_reply_is_still_a_valid_message():
     (message,) = render(Reply())
     assert message_problems(message) == []

@@ -878,7 +878,7 @@ class SlackPlatform:
 
 
 def _prefix_pattern(prefix: str) -> re.Pattern[str]:
-    return re.compile(rf"^{re.escape(prefix)}:\d+$")
+    return re.compile(rf"^{re.escape(prefix)}:[a-z]?\d+$")
 
 
 def _header(headers: Any, name: str) -> str | None:

@@ -277,7 +277,7 @@ def _item_blocks(item: Item, index: int, link_label: str | None) -> list[dict[st
     if url is not None:
         section["accessory"] = {
             "type": "button",
-            "action_id": f"{ACTION_LINK}:{index}",
+            "action_id": f"{ACTION_LINK}:i{index}",
             "text": {"type": "plain_text", "text": _fit(link_label or _label(item), 75)},
             "url": url,
         }
@@ -307,8 +307,9 @@ def _label(item: Item) -> str:
 def _actions_blocks(buttons: Sequence[Button], start: int) -> list[dict[str, Any]]:
     elements: list[dict[str, Any]] = []
     for offset, button in enumerate(b for b in buttons if not b.disabled):
-        kind = ACTION_LINK if button.url else ACTION_RUN
-        element = _button(button, f"{kind}:{start + offset}")
+        # ids are unique in a message: items' link buttons are i0, i1, ...
+        action_id = f"{ACTION_LINK}:b{start + offset}" if button.url else f"{ACTION_RUN}:{offset}"
+        element = _button(button, action_id)
         if element is not None:
             elements.append(element)
     step = LIMITS.actions_elements
