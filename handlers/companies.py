@@ -80,6 +80,8 @@ async def complete_company(
     shows 25)."""
     prefix = (prefix or "")[:100]
     key = company_key(prefix)
+    if prefix.strip() and not key:
+        return []  # only punctuation: nothing is "like" it
     known: Sequence[str] = await store.companies(prefix="", limit=_KNOWN_LIMIT)
     starts: list[str] = []
     contains: list[str] = []

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import strategies as st
 
 from bot.render.discord import encode_custom_id
-from handlers import COMMANDS, Reply, dispatch, dispatch_text
+from handlers import COMMANDS, Reply, complete_company, dispatch, dispatch_text
 from handlers.listings import BUTTON_ARGS_BUDGET, encoded_len, page_buttons
 from storage import open_store
 from tests.test_handlers_fixtures import (
@@ -449,3 +449,18 @@ async def test_any_typed_command_gets_a_reply_never_an_exception(sqlite_url, nam
     assert isinstance(reply, Reply)
     if reply.severity == "error":
         assert reply.ephemeral and reply.text
+
+
+# -- autocomplete ------------------------------------------------------------------------
+
+
+async def test_complete_company(seeded):
+    assert await complete_company(seeded, "") == ["Anthropic", "Disney", "Hugging Face", "Netflix"]
+    assert await complete_company(seeded, "NET") == ["Netflix"]
+    assert await complete_company(seeded, "hugging-f") == ["Hugging Face"]
+    assert await complete_company(seeded, "face") == ["Hugging Face"]  # contains
+    assert await complete_company(seeded, "nfl") == ["Netflix"]  # alias nflx
+    custom = settings(aliases={"mouse": "disney"})
+    assert await complete_company(seeded, "mou", settings=custom) == ["Disney"]
+    assert await complete_company(seeded, "zzz") == []
+    assert await complete_company(seeded, "%") == []
