@@ -244,6 +244,19 @@ def test_hint_names_the_dollar_only_for_dollar_currencies():
     assert parse_salary("$120,000 - $150,000", hint_currency="not a code").currency == "USD"
 
 
+def test_a_range_without_currency_needs_a_pay_word_and_a_hint():
+    salary = parse_salary("Salary: 60,000 - 75,000 per annum", hint_currency="GBP")
+    assert (salary.min, salary.max, salary.currency, salary.period) == (
+        60_000,
+        75_000,
+        "GBP",
+        "year",
+    )
+    assert parse_salary("Salary: 60,000 - 75,000 per annum") is None
+    assert parse_salary("We serve 60,000 - 75,000 users a day", hint_currency="GBP") is None
+    assert parse_salary("Team of 5 - 10; salary 20 - 30", hint_currency="USD") is None
+
+
 def test_hourly_beside_yearly_as_two_ranges():
     text = "$48.08 - $72.12 per hour ($100,000 - $150,000 annually)"
     found = find_salaries(text)
@@ -368,6 +381,15 @@ def test_enrich_uses_configured_rates_and_location():
     assert (enriched.salary.annual_usd_min, enriched.salary.annual_usd_max) == (50_000, 75_000)
     california = _posting(location="Burbank, CA", description="Pay range: CA$149,007 - CA$223,510")
     assert enrich_posting(california, EnrichSettings()).salary.currency == "USD"
+
+
+def test_enrich_location_names_the_currency_of_bare_figures():
+    posting = _posting(location="London, United Kingdom", description="Salary: 60,000 - 75,000")
+    enriched = enrich_posting(posting, EnrichSettings(rates=rate_table({"GBP": 1.25})))
+    assert (enriched.salary.currency, enriched.salary.annual_usd_max) == ("GBP", 93_750)
+    # Two countries: no hint, and a bare figure stays unread.
+    both = _posting(location="London; Toronto", description="Salary: 60,000 - 75,000")
+    assert enrich_posting(both, EnrichSettings()).salary is None
 
 
 def test_enrich_empty_structured_pay_falls_back_to_text():

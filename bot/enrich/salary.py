@@ -95,6 +95,22 @@ _ANCHOR = re.compile(
     )
 )
 
+_PAY_WORDS = [
+    "Salar",
+    "salar",
+    "Compensation",
+    "compensation",
+    "Pay",
+    "pay",
+    "Gehalt",
+    "Wynagrodzenie",
+]
+_ANCHOR_WITH_PAY_WORDS = re.compile(f"{_ANCHOR.pattern}|{'|'.join(_PAY_WORDS)}")
+# A pay word right before a range that names no currency: then the hint's currency applies.
+_PAY_WORD_BEFORE = re.compile(
+    r"(?i:salary|salaries|pay|compensation|base|range|gehalt|wynagrodzenie|salaire)\W{0,3}$"
+)
+
 # A figure: the number with any thousands separator, a magnitude, a currency after it.
 # It starts at a digit; the currency before it is read by _PREFIX.
 _NUMBER = re.compile(
@@ -331,10 +347,10 @@ def find_salaries(text: str, *, hint_currency: str | None = None) -> list[Salary
         return []
     text = _clean(text[:_MAX_TEXT])
     hint = _normal_hint(hint_currency)
-    tokens = _scan(text)
+    context = _TextContext(text, hint)
+    tokens = _scan(text, context)
     if not tokens:
         return []
-    context = _TextContext(text, hint)
     salaries: list[Salary] = []
     previous_end = 0
     for cand in _candidates(text, tokens, context):
@@ -394,7 +410,7 @@ class _TextContext:
         return self._total
 
 
-def _windows(text: str) -> list[tuple[int, int]]:
+def _windows(text: str, anchor: re.Pattern[str]) -> list[tuple[int, int]]:
     """Stretches of text around currency markers: the only places a range can be.
 
     Tokenising only these keeps the parser fast on long descriptions full of other
@@ -403,7 +419,7 @@ def _windows(text: str) -> list[tuple[int, int]]:
     """
     spans: list[tuple[int, int]] = []
     size = len(text)
-    for m in _ANCHOR.finditer(text):
+    for m in anchor.finditer(text):
         lo, hi = max(0, m.start() - _WINDOW_BEFORE), min(size, m.end() + _WINDOW_AFTER)
         if spans and lo <= spans[-1][1]:
             spans[-1] = (spans[-1][0], hi)
@@ -412,9 +428,11 @@ def _windows(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _scan(text: str) -> list[_Token]:
+def _scan(text: str, context: _TextContext) -> list[_Token]:
     tokens: list[_Token] = []
-    for lo, hi in _windows(text):
+    # With a hint, "Salary: 60,000 - 75,000" can be read too: look near pay words as well.
+    anchor = _ANCHOR_WITH_PAY_WORDS if context.hint else _ANCHOR
+    for lo, hi in _windows(text, anchor):
         _scan_window(text, lo, hi, tokens)
     return tokens
 
@@ -505,7 +523,7 @@ def _candidates(text: str, tokens: list[_Token], context: _TextContext):
 
 
 def _pair(text: str, a: _Token, b: _Token, context: _TextContext) -> _Candidate | None:
-    if b.not_money or (a.currency is None and b.currency is None):
+    if b.not_money or (a.currency is None and b.currency is None and not context.hint):
         return None
     if b.start - a.end > 12:
         return None
@@ -520,6 +538,10 @@ def _pair(text: str, a: _Token, b: _Token, context: _TextContext) -> _Candidate 
     if word == "and" and not _BETWEEN.search(text, max(0, a.start - 20), a.start):
         return None
     currency = _range_currency(a.currency, b.currency, context)
+    # "Salary: 60,000 - 75,000" in a London posting: the location names the currency.
+    hinted = context.hint and (join["dash"] or word == "to")
+    if currency is None and hinted and _PAY_WORD_BEFORE.search(text, max(0, a.start - 30), a.start):
+        currency = (context.hint, False)
     if currency is None:
         return None
     low, high = a.value, b.value
@@ -611,6 +633,8 @@ def _judge(text: str, cand: _Candidate, previous_end: int, context: _TextContext
     assert top is not None  # a candidate always has one end
     rate = DEFAULT_RATES.get(cand.currency)
     if period is None:
+        if not cand.explicit_currency and top < 1_000:
+            return None  # "salary 20 - 30" with no currency and no unit says too little
         period = _infer_period(top * rate if rate else top)
         # A lone mid-sized figure ("earn up to $5,000") is no monthly salary unless the
         # whole text is a pay field ("$8.500.000 COP").

@@ -1,0 +1,132 @@
+"""The AI/ML role classifier (bot.enrich.ai) on a labelled table of real-looking titles.
+
+tests/data/ai_titles.csv: expected (ai | not), title (stray spaces kept), department,
+a description snippet, and a note on the trap it covers.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from bot.enrich import EnrichSettings, enrich_posting
+from bot.enrich.ai import DEFAULT_THRESHOLD, classify
+from bot.models import Posting
+
+TABLE = Path(__file__).parent / "data" / "ai_titles.csv"
+
+
+def _rows() -> list[dict[str, str]]:
+    with TABLE.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+ROWS = _rows()
+
+
+def _posting(title: str, department: str = "", description: str = "") -> Posting:
+    return Posting(
+        source="lever:spotify",
+        external_id="5a1c0f7e-27d2-4c3e-9f31-2b8f4d0e6a11",
+        company="Spotify",
+        title=title,
+        url="https://jobs.lever.co/spotify/5a1c0f7e-27d2-4c3e-9f31-2b8f4d0e6a11",
+        department=department,
+        description=description,
+    )
+
+
+def test_table_is_big_and_balanced():
+    labels = [row["expected"] for row in ROWS]
+    assert set(labels) == {"ai", "not"}
+    assert len(ROWS) >= 100
+    assert labels.count("ai") >= 50 and labels.count("not") >= 50
+    assert any(row["title"] != row["title"].strip() for row in ROWS), "stray spaces kept"
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[f"{r['expected']}:{r['title'].strip()}" for r in ROWS])
+def test_labelled_titles(row):
+    match = classify(_posting(row["title"], row["department"], row["description"]))
+    assert match.is_ai == (row["expected"] == "ai"), (match.score, match.reasons)
+
+
+def test_reasons_name_the_term_and_where():
+    match = classify(
+        _posting(
+            "Senior Machine Learning Engineer",
+            department="Personalization",
+            description="Train models with PyTorch. PyTorch daily; LLM fine-tuning.",
+        )
+    )
+    assert match.is_ai
+    assert "title: machine learning (+3.5)" in match.reasons
+    assert "department: algorithms (+1)" in match.reasons
+    [text] = [r for r in match.reasons if r.startswith("description: ")]
+    assert "pytorch ×2" in text and "LLM" in text and "fine-tuning" in text
+
+
+def test_negative_reasons_say_why():
+    match = classify(_posting(" Senior Character Modeler "))
+    assert not match.is_ai
+    assert match.reasons == ("title: 3D/VFX modeling (-6)",)
+    sales = classify(_posting("Account Executive, AI Platform", department="Sales"))
+    assert "title: AI (+3)" in sales.reasons
+    assert "title: go-to-market or support role (-10)" in sales.reasons
+    assert "department: non-engineering department (-2)" in sales.reasons
+
+
+def test_no_reasons_when_nothing_matches():
+    match = classify(_posting("Maintenance Technician", description="Said the HTML email..."))
+    assert match == match.__class__(is_ai=False, score=0.0, reasons=())
+
+
+@pytest.mark.parametrize(
+    "word", ["maintenance", "Kaiser", "HTML", "Thailand", "said", "email", "Retail", "XML", "Mail"]
+)
+def test_ai_and_ml_inside_other_words_never_match(word):
+    match = classify(_posting(f"{word} Specialist", word, f"{word} {word.upper()} {word}."))
+    assert match.reasons == ()
+
+
+def test_negated_ai_is_not_a_match():
+    assert classify(_posting("Scientist for non-AI fields")).reasons == ()
+
+
+def test_threshold_is_configurable():
+    posting = _posting("Data Scientist")  # a weak term alone: 1.5 points
+    assert not classify(posting).is_ai
+    assert classify(posting, threshold=1.5).is_ai
+    strong = _posting("Machine Learning Engineer")
+    assert classify(strong).is_ai
+    assert not classify(strong, threshold=10).is_ai
+    assert DEFAULT_THRESHOLD == 3.0
+    enriched = enrich_posting(posting, EnrichSettings(ai_threshold=1.0))
+    assert enriched.ai is not None and enriched.ai.is_ai
+
+
+def test_title_terms_are_capped():
+    buzz = classify(_posting("AI ML LLM Deep Learning Computer Vision NLP Engineer"))
+    assert buzz.score == 6.0
+    assert "title: capped at +6" in buzz.reasons
+
+
+def test_description_has_diminishing_returns():
+    once = classify(_posting("Software Engineer", description="We use AI."))
+    many = classify(_posting("Software Engineer", description="We use AI. " * 200))
+    flood = classify(
+        _posting(
+            "Software Engineer",
+            description=" ".join(
+                ["machine learning", "PyTorch", "LLM", "deep learning", "fine-tuning", "RLHF"] * 50
+            ),
+        )
+    )
+    assert 0 < once.score < many.score <= 0.4 * 2.5
+    # A wall of ML vocabulary approaches the cap but never makes a plain title AI alone.
+    assert 2.0 < flood.score < 2.5 and not flood.is_ai
+
+
+def test_html_entities_in_titles_are_read():
+    assert classify(_posting("AI Animation R&amp;D Intern")).is_ai
