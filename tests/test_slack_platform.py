@@ -17,7 +17,6 @@ import itertools
 import json
 import logging
 import time
-import types
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +25,7 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from bot.config import Secrets, SlackConfig
+from bot.config import parse_config
 from bot.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError
 from bot.models import AIMatch, Posting, Salary
 from bot.platforms.base import Platform
@@ -692,17 +691,17 @@ def test_settings_are_validated_once():
     assert SlackSettings(**base, who_may_subscribe=["U1"]).who_may_subscribe == ("U1",)
 
 
-def test_settings_from_the_config_tables_and_environment():
-    # bot.config's own types; parse_config is tested with the config loader
-    config = types.SimpleNamespace(
-        slack=SlackConfig(
-            port=3100,
-            api_base="http://slack-proxy.internal/api",
-            who_may_subscribe=("U0ALICE", "U0BOB"),
-        ),
-        secrets=Secrets.from_env(
-            {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
-        ),
+def test_settings_from_the_config_file_and_environment():
+    config = parse_config(
+        {
+            "slack": {
+                "port": 3100,
+                "api_base": "http://slack-proxy.internal/api",
+                "who_may_subscribe": ["U0ALICE", "U0BOB"],
+            },
+            "include_default_sources": False,
+        },
+        env={"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET},
     )
     settings = SlackSettings.from_config(config, pace_seconds=0.5)
     assert settings.bot_token == BOT_TOKEN and settings.signing_secret == SIGNING_SECRET
