@@ -86,7 +86,11 @@ _TITLE_TERMS: tuple[tuple[str, str, float], ...] = (
 _TITLE_NEGATIVES: tuple[tuple[str, str, float], ...] = (
     (
         "go-to-market or support role",
-        r"account[\s-]+(?:executive|manager|director)|sales|business[\s-]+development|bdr|sdr"
+        r"account[\s-]+(?:executive|manager|director)|business[\s-]+development|bdr|sdr"
+        r"|sales[\s-]+(?:representative|rep|manager|director|executive|lead|associate|engineer"
+        r"|development|specialist|operations|enablement|consultant|partner)s?"
+        r"|(?:head|vp|vice[\s-]+president|director)[\s-]+of[\s-]+sales"
+        r"|(?:enterprise|inside|field|channel|strategic|public[\s-]+sector)[\s-]+sales"
         r"|solutions?[\s-]+(?:engineer|architect|consultant|specialist|lead)s?"
         r"|customer[\s-]+(?:success|support|experience)|support[\s-]+specialist"
         r"|(?:product[\s-]+|growth[\s-]+|content[\s-]+|field[\s-]+)?marketing[\s-]+"
@@ -105,7 +109,7 @@ _TITLE_NEGATIVES: tuple[tuple[str, str, float], ...] = (
     (
         "legal, policy or finance role",
         r"counsel|paralegal|attorney|polic(?:y|ies)[\s-]+(?:manager|lead|analyst|director)"
-        r"|accountant|controller|payroll|procurement",
+        r"|accountant|financial[\s-]+controller|payroll|procurement",
         -10.0,
     ),
     (
@@ -167,7 +171,7 @@ _DEPARTMENT_NEGATIVES: tuple[tuple[str, str, float], ...] = (
     (
         "non-engineering department",
         r"sales|go[\s-]+to[\s-]+market|gtm|recruiting|talent[\s-]+acquisition|legal"
-        r"|customer[\s-]+success|marketing|finance",
+        r"|customer[\s-]+success",
         -2.0,
     ),
 )
