@@ -61,8 +61,8 @@ def test_reasons_name_the_term_and_where():
         )
     )
     assert match.is_ai
-    assert "title: machine learning (+3.5)" in match.reasons
-    assert "department: algorithms (+1)" in match.reasons
+    assert "title: machine learning (+0.6)" in match.reasons
+    assert "department: algorithms (+0.15)" in match.reasons
     [text] = [r for r in match.reasons if r.startswith("description: ")]
     assert "pytorch ×2" in text and "LLM" in text and "fine-tuning" in text
 
@@ -70,11 +70,17 @@ def test_reasons_name_the_term_and_where():
 def test_negative_reasons_say_why():
     match = classify(_posting(" Senior Character Modeler "))
     assert not match.is_ai
-    assert match.reasons == ("title: 3D/VFX modeling (-6)",)
+    assert match.reasons == ("title: 3D/VFX modeling (-1)",)
     sales = classify(_posting("Account Executive, AI Platform", department="Sales"))
-    assert "title: AI (+3)" in sales.reasons
-    assert "title: go-to-market or support role (-10)" in sales.reasons
-    assert "department: non-engineering department (-2)" in sales.reasons
+    assert "title: AI (+0.5)" in sales.reasons
+    assert "title: go-to-market or support role (-1.5)" in sales.reasons
+    assert "department: non-engineering department (-0.35)" in sales.reasons
+
+
+def test_score_is_on_a_zero_to_one_scale():
+    assert classify(_posting("Senior Character Modeler")).score == 0.0
+    assert classify(_posting("ML Engineer, LLM Inference, Deep Learning")).score == 1.0
+    assert 0.5 <= classify(_posting("Machine Learning Engineer")).score < 1.0
 
 
 def test_no_reasons_when_nothing_matches():
@@ -95,21 +101,21 @@ def test_negated_ai_is_not_a_match():
 
 
 def test_threshold_is_configurable():
-    posting = _posting("Data Scientist")  # a weak term alone: 1.5 points
+    posting = _posting("Data Scientist")  # a weak term alone: 0.25
     assert not classify(posting).is_ai
-    assert classify(posting, threshold=1.5).is_ai
+    assert classify(posting, threshold=0.25).is_ai
     strong = _posting("Machine Learning Engineer")
     assert classify(strong).is_ai
-    assert not classify(strong, threshold=10).is_ai
-    assert DEFAULT_THRESHOLD == 3.0
-    enriched = enrich_posting(posting, EnrichSettings(ai_threshold=1.0))
+    assert not classify(strong, threshold=0.9).is_ai
+    assert DEFAULT_THRESHOLD == 0.5
+    enriched = enrich_posting(posting, EnrichSettings(ai_threshold=0.2))
     assert enriched.ai is not None and enriched.ai.is_ai
 
 
 def test_title_terms_are_capped():
     buzz = classify(_posting("AI ML LLM Deep Learning Computer Vision NLP Engineer"))
-    assert buzz.score == 6.0
-    assert "title: capped at +6" in buzz.reasons
+    assert buzz.score == 1.0
+    assert "title: capped at +1" in buzz.reasons
 
 
 def test_description_has_diminishing_returns():
@@ -123,9 +129,9 @@ def test_description_has_diminishing_returns():
             ),
         )
     )
-    assert 0 < once.score < many.score <= 0.4 * 2.5
+    assert 0 < once.score < many.score <= 0.06 * 2.5
     # A wall of ML vocabulary approaches the cap but never makes a plain title AI alone.
-    assert 2.0 < flood.score < 2.5 and not flood.is_ai
+    assert 0.3 < flood.score < 0.4 and not flood.is_ai
 
 
 def test_html_entities_in_titles_are_read():

@@ -16,7 +16,11 @@ companies; VFX and animation modelers; financial modeling; talent, travel and cu
 service agents; research outside ML (market, UX); BI analysts. "AI" must be a word of its
 own: "maintenance", "Kaiser", "email", "Thailand" and "said" never match, nor "ML" in "HTML".
 
-The default threshold is :data:`DEFAULT_THRESHOLD` points; configurable per deployment.
+The score is on Marquee's 0..1 scale (the sum, clamped): one strong title term is 0.5 to
+0.6, a weak one 0.15 to 0.25, the team up to 0.35, the text up to 0.4, and a negative
+role from -0.5 to -1.5. The default threshold, :data:`DEFAULT_THRESHOLD` (0.5), is
+configurable (``[enrich] ai_threshold``). Reasons show each part, e.g.
+``"title: machine learning (+0.6)"``.
 """
 
 from __future__ import annotations
@@ -31,55 +35,55 @@ from bot.text import unescape_deep
 
 __all__ = ["DEFAULT_THRESHOLD", "classify"]
 
-DEFAULT_THRESHOLD = 3.0
+DEFAULT_THRESHOLD = 0.5
 
-_TITLE_CAP = 6.0
-_DEPARTMENT_CAP = 2.0
-_DESCRIPTION_CAP = 2.5
+_TITLE_CAP = 1.0
+_DEPARTMENT_CAP = 0.35
+_DESCRIPTION_CAP = 0.4
 _MAX_DESCRIPTION = 100_000
 _MAX_DESCRIPTION_REASONS = 6
 
 # (name shown in reasons, regex, points). Longer phrases come first so that they win
 # over their parts ("causal inference" before "inference").
 _TITLE_TERMS: tuple[tuple[str, str, float], ...] = (
-    ("machine learning", r"machine[\s-]+learning", 3.5),
-    ("MLOps", r"ml[\s-]?ops", 3.5),
-    ("ML", r"ml|mle|ai/ml|ml/ai|aiml", 3.5),
-    ("artificial intelligence", r"artificial[\s-]+intelligence", 3.5),
-    ("GenAI", r"gen[\s-]?ai", 3.5),
-    ("AI", r"ai|a\.i\.", 3.0),
-    ("LLM", r"llms?|large[\s-]+language[\s-]+models?", 3.5),
-    ("deep learning", r"deep[\s-]+learning", 3.5),
-    ("computer vision", r"computer[\s-]+vision|machine[\s-]+vision", 3.5),
-    ("NLP", r"nlp|nlu|natural[\s-]+language(?:[\s-]+(?:processing|understanding))?", 3.5),
-    ("reinforcement learning", r"reinforcement[\s-]+learning|rlhf", 3.5),
-    ("foundation models", r"foundation(?:al)?[\s-]+models?|frontier[\s-]+models?", 3.5),
-    ("neural", r"neural(?:[\s-]+(?:networks?|rendering|nets?))?", 3.0),
-    ("applied scientist", r"applied[\s-]+(?:research[\s-]+)?scientists?", 3.0),
-    ("generative", r"generative", 3.0),
-    ("diffusion", r"diffusion", 3.0),
-    ("causal inference", r"causal[\s-]+inference|statistical[\s-]+inference", 1.0),
-    ("inference", r"inference", 3.0),
+    ("machine learning", r"machine[\s-]+learning", 0.6),
+    ("MLOps", r"ml[\s-]?ops", 0.6),
+    ("ML", r"ml|mle|ai/ml|ml/ai|aiml", 0.6),
+    ("artificial intelligence", r"artificial[\s-]+intelligence", 0.6),
+    ("GenAI", r"gen[\s-]?ai", 0.6),
+    ("AI", r"ai|a\.i\.", 0.5),
+    ("LLM", r"llms?|large[\s-]+language[\s-]+models?", 0.6),
+    ("deep learning", r"deep[\s-]+learning", 0.6),
+    ("computer vision", r"computer[\s-]+vision|machine[\s-]+vision", 0.6),
+    ("NLP", r"nlp|nlu|natural[\s-]+language(?:[\s-]+(?:processing|understanding))?", 0.6),
+    ("reinforcement learning", r"reinforcement[\s-]+learning|rlhf", 0.6),
+    ("foundation models", r"foundation(?:al)?[\s-]+models?|frontier[\s-]+models?", 0.6),
+    ("neural", r"neural(?:[\s-]+(?:networks?|rendering|nets?))?", 0.5),
+    ("applied scientist", r"applied[\s-]+(?:research[\s-]+)?scientists?", 0.5),
+    ("generative", r"generative", 0.5),
+    ("diffusion", r"diffusion", 0.5),
+    ("causal inference", r"causal[\s-]+inference|statistical[\s-]+inference", 0.15),
+    ("inference", r"inference", 0.5),
     (
         "model training",
         r"model[\s-]+(?:training|evaluation|evals?|behaviou?r|serving|optimi[sz]ation)"
         r"|pre-?training|post-?training|fine-?tuning|evals",
-        3.0,
+        0.5,
     ),
-    ("prompt engineering", r"prompt[\s-]+engineer(?:ing)?", 3.0),
-    ("speech", r"speech[\s-]+(?:recognition|synthesis)|text[\s-]+to[\s-]+speech|asr|tts", 3.0),
-    ("multimodal", r"multi-?modal", 2.5),
-    ("interpretability", r"interpretability", 2.5),
-    ("recommender systems", r"recommend(?:er|ation)s?(?:[\s-]+systems?)?", 2.0),
-    ("agents", r"agentic|agents", 1.5),
-    ("embeddings", r"embeddings?|vector[\s-]+search", 2.0),
-    ("research scientist", r"research[\s-]+scientists?", 1.5),
-    ("research engineer", r"research[\s-]+engineers?", 1.5),
-    ("data scientist", r"data[\s-]+scien(?:tists?|ce)", 1.5),
-    ("perception", r"perception", 1.5),
-    ("alignment", r"alignment", 1.0),
-    ("personalization", r"personali[sz]ation", 1.0),
-    ("GPU", r"gpus?|cuda", 1.0),
+    ("prompt engineering", r"prompt[\s-]+engineer(?:ing)?", 0.5),
+    ("speech", r"speech[\s-]+(?:recognition|synthesis)|text[\s-]+to[\s-]+speech|asr|tts", 0.5),
+    ("multimodal", r"multi-?modal", 0.4),
+    ("interpretability", r"interpretability", 0.4),
+    ("recommender systems", r"recommend(?:er|ation)s?(?:[\s-]+systems?)?", 0.35),
+    ("agents", r"agentic|agents", 0.25),
+    ("embeddings", r"embeddings?|vector[\s-]+search", 0.35),
+    ("research scientist", r"research[\s-]+scientists?", 0.25),
+    ("research engineer", r"research[\s-]+engineers?", 0.25),
+    ("data scientist", r"data[\s-]+scien(?:tists?|ce)", 0.25),
+    ("perception", r"perception", 0.25),
+    ("alignment", r"alignment", 0.15),
+    ("personalization", r"personali[sz]ation", 0.15),
+    ("GPU", r"gpus?|cuda", 0.15),
 )
 
 # Title phrases that mean "not an AI/ML engineering role" whatever else the title says.
@@ -98,43 +102,43 @@ _TITLE_NEGATIVES: tuple[tuple[str, str, float], ...] = (
         r"|product[\s-]+marketing|partner(?:ships?)?[\s-]+(?:manager|lead|director)"
         r"|go[\s-]+to[\s-]+market|gtm|community[\s-]+manager|public[\s-]+relations"
         r"|communications[\s-]+(?:manager|lead|director)",
-        -10.0,
+        -1.5,
     ),
     (
         "recruiting or people role",
         r"recruit(?:er|ers|ing|ment)|talent[\s-]+acquisition|sourcer|people[\s-]+partner"
         r"|hr[\s-]+business[\s-]+partner|executive[\s-]+assistant",
-        -10.0,
+        -1.5,
     ),
     (
         "legal, policy or finance role",
         r"counsel|paralegal|attorney|polic(?:y|ies)[\s-]+(?:manager|lead|analyst|director)"
         r"|accountant|financial[\s-]+controller|payroll|procurement",
-        -10.0,
+        -1.5,
     ),
     (
         "AI tutor or data annotation role",
         r"(?:ai[\s-]+)?(?:tutors?|trainers?)|annotators?|data[\s-]+label(?:l)?ers?"
         r"|writing[\s-]+evaluators?|technical[\s-]+writer|copywriter",
-        -10.0,
+        -1.5,
     ),
     (
         "3D/VFX modeling",
         r"(?:character|environment|hard[\s-]?surface|3d|prop|asset|creature|vehicle|cg"
         r"|organic|digital|texture|set|lighting|surfacing)[\s-]+(?:model(?:l)?(?:ers?|ing)"
         r"|artists?)|model(?:l)?ing[\s-]+artists?|sculpt(?:or|ing)",
-        -6.0,
+        -1.0,
     ),
     (
         "financial or data modeling",
         r"financial[\s-]+model(?:l)?(?:ing|ers?|s)?|fp&a|data[\s-]+model(?:l)?(?:ers?|ing)"
         r"|dimensional[\s-]+model(?:l)?ing",
-        -6.0,
+        -1.0,
     ),
     (
         "fashion or physical model",
         r"(?:fashion|fit|runway|scale|miniature)[\s-]+models?|model[\s-]+(?:maker|shop|builder)s?",
-        -6.0,
+        -1.0,
     ),
     (
         "non-AI agent",
@@ -142,77 +146,77 @@ _TITLE_NEGATIVES: tuple[tuple[str, str, float], ...] = (
         r"|insurance|real[\s-]+estate|literary|sports|music|call[\s-]+cent(?:er|re)"
         r"|service[\s-]+desk|endpoint|reservations?|ticketing|claims|field|patient|guest)"
         r"[\s-]+agents?|agent'?s?[\s-]+(?:assistant|trainee)|agency[\s-]+(?:assistant|coordinator)",
-        -6.0,
+        -1.0,
     ),
     (
         "research outside ML",
         r"(?:market|marketing|ux|user|consumer|audience|design|customer|brand|media|qualitative"
         r"|survey|legal|clinical|economic|equity|investment|credit)[\s-]+research(?:ers?)?|uxr",
-        -5.0,
+        -0.8,
     ),
     (
         "BI or reporting analyst",
         r"(?:bi|business[\s-]+intelligence|reporting|data|business|marketing|financial|finance"
         r"|product|insights?|analytics)[\s-]+analysts?|business[\s-]+intelligence"
         r"|tableau|looker|power[\s-]+bi",
-        -3.0,
+        -0.5,
     ),
 )
 
 _DEPARTMENT_TERMS: tuple[tuple[str, str, float], ...] = (
-    ("machine learning", r"machine[\s-]+learning|ml|mlops|ai/ml", 2.0),
-    ("AI", r"ai|artificial[\s-]+intelligence|gen[\s-]?ai|generative", 2.0),
-    ("deep learning", r"deep[\s-]+learning|computer[\s-]+vision|nlp|llms?", 2.0),
-    ("data science", r"data[\s-]+science", 1.0),
-    ("algorithms", r"algorithms?|personali[sz]ation|recommendations?", 1.0),
-    ("research", r"research", 0.75),
+    ("machine learning", r"machine[\s-]+learning|ml|mlops|ai/ml", 0.35),
+    ("AI", r"ai|artificial[\s-]+intelligence|gen[\s-]?ai|generative", 0.35),
+    ("deep learning", r"deep[\s-]+learning|computer[\s-]+vision|nlp|llms?", 0.35),
+    ("data science", r"data[\s-]+science", 0.15),
+    ("algorithms", r"algorithms?|personali[sz]ation|recommendations?", 0.15),
+    ("research", r"research", 0.1),
 )
 _DEPARTMENT_NEGATIVES: tuple[tuple[str, str, float], ...] = (
     (
         "non-engineering department",
         r"sales|go[\s-]+to[\s-]+market|gtm|recruiting|talent[\s-]+acquisition|legal"
         r"|customer[\s-]+success",
-        -2.0,
+        -0.35,
     ),
 )
 
 # Description vocabulary. Upper-case acronyms are matched case-sensitively (see below).
 _DESCRIPTION_TERMS: tuple[tuple[str, str, float], ...] = (
-    ("machine learning", r"machine[\s-]+learning", 1.0),
-    ("deep learning", r"deep[\s-]+learning", 1.0),
-    ("pytorch", r"pytorch", 1.0),
-    ("tensorflow", r"tensorflow", 1.0),
-    ("large language models", r"large[\s-]+language[\s-]+models?", 1.0),
-    ("neural networks", r"neural[\s-]+(?:networks?|nets?)", 1.0),
-    ("computer vision", r"computer[\s-]+vision", 1.0),
-    ("natural language processing", r"natural[\s-]+language[\s-]+processing", 1.0),
-    ("reinforcement learning", r"reinforcement[\s-]+learning|rlhf", 1.0),
-    ("pre-training", r"pre-?training|post-?training", 1.0),
-    ("foundation models", r"foundation[\s-]+models?", 1.0),
-    ("diffusion models", r"diffusion[\s-]+models?", 1.0),
-    ("generative AI", r"generative[\s-]+(?:ai|models?)|genai", 1.0),
-    ("model training", r"model[\s-]+training|training[\s-]+(?:runs?|pipelines?)", 1.0),
-    ("MLOps", r"mlops|ml[\s-]+ops", 1.0),
-    ("fine-tuning", r"fine-?tun(?:e|ed|ing)", 0.8),
-    ("model evaluation", r"model[\s-]+evaluation|evals", 0.7),
-    ("hugging face", r"hugging[\s-]?face", 0.7),
-    ("scikit-learn", r"scikit-learn|sklearn|xgboost", 0.7),
-    ("recommender systems", r"recommend(?:er|ation)[\s-]+systems?", 0.7),
-    ("multimodal", r"multi-?modal", 0.7),
-    ("transformers", r"transformers?", 0.6),
-    ("embeddings", r"embeddings?", 0.5),
-    ("inference", r"inference", 0.5),
-    ("CUDA", r"cuda", 0.5),
-    ("feature engineering", r"feature[\s-]+engineering", 0.5),
-    ("data science", r"data[\s-]+science", 0.3),
+    ("machine learning", r"machine[\s-]+learning", 0.16),
+    ("deep learning", r"deep[\s-]+learning", 0.16),
+    ("pytorch", r"pytorch", 0.16),
+    ("tensorflow", r"tensorflow", 0.16),
+    ("large language models", r"large[\s-]+language[\s-]+models?", 0.16),
+    ("neural networks", r"neural[\s-]+(?:networks?|nets?)", 0.16),
+    ("computer vision", r"computer[\s-]+vision", 0.16),
+    ("natural language processing", r"natural[\s-]+language[\s-]+processing", 0.16),
+    ("reinforcement learning", r"reinforcement[\s-]+learning|rlhf", 0.16),
+    ("pre-training", r"pre-?training|post-?training", 0.16),
+    ("foundation models", r"foundation[\s-]+models?", 0.16),
+    ("diffusion models", r"diffusion[\s-]+models?", 0.16),
+    ("generative AI", r"generative[\s-]+(?:ai|models?)|genai", 0.16),
+    ("model training", r"model[\s-]+training|training[\s-]+(?:runs?|pipelines?)", 0.16),
+    ("MLOps", r"mlops|ml[\s-]+ops", 0.16),
+    ("fine-tuning", r"fine-?tun(?:e|ed|ing)", 0.13),
+    ("model evaluation", r"model[\s-]+evaluation|evals", 0.11),
+    ("hugging face", r"hugging[\s-]?face", 0.11),
+    ("scikit-learn", r"scikit-learn|sklearn|xgboost", 0.11),
+    ("recommender systems", r"recommend(?:er|ation)[\s-]+systems?", 0.11),
+    ("multimodal", r"multi-?modal", 0.11),
+    ("transformers", r"transformers?", 0.1),
+    ("embeddings", r"embeddings?", 0.08),
+    ("inference", r"inference", 0.08),
+    ("CUDA", r"cuda", 0.08),
+    ("feature engineering", r"feature[\s-]+engineering", 0.08),
+    ("data science", r"data[\s-]+science", 0.05),
 )
 _DESCRIPTION_ACRONYMS: tuple[tuple[str, str, float], ...] = (
-    ("LLM", r"LLMs?", 1.0),
-    ("NLP", r"NLP", 1.0),
-    ("ML", r"ML", 0.6),
-    ("JAX", r"JAX", 0.6),
-    ("AI", r"AI", 0.4),
-    ("GPU", r"GPUs?", 0.3),
+    ("LLM", r"LLMs?", 0.16),
+    ("NLP", r"NLP", 0.16),
+    ("ML", r"ML", 0.1),
+    ("JAX", r"JAX", 0.1),
+    ("AI", r"AI", 0.06),
+    ("GPU", r"GPUs?", 0.05),
 )
 
 
@@ -289,7 +293,8 @@ def classify(posting: Posting, *, threshold: float = DEFAULT_THRESHOLD) -> AIMat
         score += _score_table(_DEPARTMENT_NEG, department, "department", None, reasons)
     if description:
         score += _score_description(description, reasons)
-    score = round(score, 2)
+    # 0..1 like every score in Marquee; the points in the reasons show how it was reached.
+    score = round(min(1.0, max(0.0, score)), 3)
     return AIMatch(is_ai=score >= threshold, score=score, reasons=tuple(reasons))
 
 
@@ -333,5 +338,5 @@ def _score_description(description: str, reasons: list[str]) -> float:
     more = len(found) - _MAX_DESCRIPTION_REASONS
     if more > 0:
         terms += f" and {more} more"
-    reasons.append(f"description: {terms} ({score:+.1f})")
+    reasons.append(f"description: {terms} ({score:+.2f})")
     return score
