@@ -7,6 +7,7 @@ a description snippet, and a note on the trap it covers.
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,17 @@ def test_description_has_diminishing_returns():
 
 def test_html_entities_in_titles_are_read():
     assert classify(_posting("AI Animation R&amp;D Intern")).is_ai
+
+
+def test_hostile_sizes_are_bounded():
+    started = time.perf_counter()
+    huge = classify(
+        _posting(
+            "  Machine Learning Engineer" + " " * 200_000 + "x" * 100_000,
+            department="AI " * 50_000,
+            description="PyTorch " * 100_000 + "machine" + " " * 1_000_000 + "learning",
+        )
+    )
+    assert huge.is_ai
+    assert "title: machine learning (+0.6)" in huge.reasons
+    assert time.perf_counter() - started < 5

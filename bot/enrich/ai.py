@@ -41,6 +41,7 @@ _TITLE_CAP = 1.0
 _DEPARTMENT_CAP = 0.35
 _DESCRIPTION_CAP = 0.4
 _MAX_DESCRIPTION = 100_000
+_MAX_TITLE = 1_000
 _MAX_DESCRIPTION_REASONS = 6
 
 # (name shown in reasons, regex, points). Longer phrases come first so that they win
@@ -261,7 +262,8 @@ class _Table:
             index = next(
                 (i for i, rx in enumerate(self._each) if rx.fullmatch(matched)), len(self._each)
             )
-            if len(self._cache) < _CACHE_SIZE:
+            # Hostile text can match "machine" + a megabyte of spaces + "learning".
+            if len(self._cache) < _CACHE_SIZE and len(matched) <= _CACHE_KEY_MAX:
                 self._cache[matched] = index
         return index
 
@@ -269,6 +271,7 @@ class _Table:
 _WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _NEGATED = frozenset({"non-", "Non-", "NON-"})  # "ML research for non-AI fields"
 _CACHE_SIZE = 4096
+_CACHE_KEY_MAX = 64
 
 _TITLE = _Table(_TITLE_TERMS, lower=True)
 _TITLE_NEG = _Table(_TITLE_NEGATIVES, lower=True)
@@ -281,8 +284,8 @@ _SPACES = re.compile(r"\s+")
 
 def classify(posting: Posting, *, threshold: float = DEFAULT_THRESHOLD) -> AIMatch:
     """Score ``posting`` as an AI/ML role; ``is_ai`` when the score reaches ``threshold``."""
-    title = _tidy(posting.title)
-    department = _tidy(posting.department)
+    title = _tidy(posting.title[:_MAX_TITLE])
+    department = _tidy(posting.department[:_MAX_TITLE])
     description = posting.description[:_MAX_DESCRIPTION]
     reasons: list[str] = []
 

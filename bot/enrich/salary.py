@@ -41,7 +41,7 @@ import re
 from dataclasses import dataclass
 
 from bot.enrich.rates import DEFAULT_RATES
-from bot.models import Period, Salary
+from bot.models import PayKind, Period, Salary
 from bot.text import unescape_deep
 
 __all__ = ["find_salaries", "parse_salary"]
@@ -699,10 +699,10 @@ def _infer_period(top_usd: float) -> Period:
     return "month"
 
 
-def _kind(text: str, cand: _Candidate, previous_end: int, context: _TextContext) -> str:
+def _kind(text: str, cand: _Candidate, previous_end: int, context: _TextContext) -> PayKind:
     right = _KIND_RIGHT_AFTER.match(text, cand.end, cand.end + 20)
     if right:
-        return right.lastgroup or "base"
+        return right.lastgroup or "base"  # type: ignore[return-value]
     before_start = max(previous_end, cand.start - 150)
     paragraph = text.rfind("\n\n", before_start, cand.start)
     if paragraph >= 0:
@@ -711,7 +711,7 @@ def _kind(text: str, cand: _Candidate, previous_end: int, context: _TextContext)
     if last is None:
         last = _KIND.search(_window_after(text, cand.end, 80))
     if last is not None:
-        return last.lastgroup or "base"
+        return last.lastgroup or "base"  # type: ignore[return-value]
     return "total" if context.total_everywhere() else "base"
 
 
