@@ -27,7 +27,9 @@ from bot.models import Subscription
 from bot.pipeline import Backoff, Pipeline
 from bot.platforms.base import Platform
 from bot.platforms.console import ConsolePlatform
+from bot.platforms.wiring import handler_settings
 from bot.sources import Source, make_source
+from handlers import HandlerSettings
 from storage import Router, Store, open_store
 
 __all__ = ["CONSOLE_CHANNEL", "App", "open_app", "run"]
@@ -48,6 +50,7 @@ class App:
     pipeline: Pipeline
     platforms: dict[str, Platform] = field(default_factory=dict)
     router: Router | None = None
+    handler_settings: HandlerSettings | None = None
 
     async def refresh_router(self) -> None:
         """Rebuild the matcher from the current subscriptions (once per poll cycle)."""
@@ -147,25 +150,31 @@ async def run(config: Config, *, role: str = "all") -> None:
 
     async with AsyncExitStack() as stack:
         app = await stack.enter_async_context(open_app(config))
-        platforms = await _open_platforms(app, stack, role)
-        app.platforms = platforms
-        if "console" in platforms:
-            await app.ensure_console_subscription()
-        delivery = Delivery(app.store, platforms, worker=f"marquee-{random.getrandbits(32):08x}")
-
         scheduler = AsyncIOScheduler(timezone=UTC)
         stack.callback(lambda: scheduler.shutdown(wait=False) if scheduler.running else None)
-        if role in ("all", "poller"):
-            _schedule_polls(app, scheduler, delivery)
+        delivery = Delivery(app.store, {}, worker=f"marquee-{random.getrandbits(32):08x}")
+        digests = None
         if role in ("all", "worker"):
             from bot.digests import DigestScheduler
 
             digests = DigestScheduler(
                 app.store,
                 scheduler=scheduler,
+                settings=handler_settings(config),
                 grace=config.digest.grace,
                 on_queued=delivery.wakeup.set,
             )
+        # commands that change subscriptions reschedule that channel's digests at once
+        app.handler_settings = handler_settings(
+            config, on_subscriptions_changed=digests.notify if digests else None
+        )
+        platforms = await _open_platforms(app, stack, role)
+        app.platforms = delivery.platforms = platforms
+        if "console" in platforms:
+            await app.ensure_console_subscription()
+        if role in ("all", "poller"):
+            _schedule_polls(app, scheduler, delivery)
+        if digests is not None:
             await digests.start()
             stack.push_async_callback(digests.shutdown)
         scheduler.start()

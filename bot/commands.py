@@ -16,6 +16,7 @@ from bot.errors import CommandError, ConfigError
 from bot.models import StoredPosting, StoredStory
 from bot.pipeline import PollSummary
 from bot.platforms.console import ConsolePlatform
+from bot.platforms.wiring import handler_settings
 from bot.render.console import render, sanitize
 from bot.sources.base import PollContext
 from handlers.alerts import posting_item, story_item
@@ -264,15 +265,6 @@ async def chat(config: Config) -> int:
         )
 
 
-def handler_settings(config: Config):
-    """The handlers' settings from the config."""
-    from handlers import HandlerSettings
-
-    return HandlerSettings(
-        aliases=dict(config.commands.aliases), page_size=config.commands.page_size
-    )
-
-
 async def sources(config: Config, *, check: bool, as_json: bool) -> int:
     """``marquee sources [--check]``: configuration and health of every source."""
     async with open_app(config) as app:
@@ -349,9 +341,7 @@ def discord_invite(config: Config, application_id: str | None) -> int:
 
 def slack_manifest(config: Config, url: str | None) -> int:
     """``marquee slack manifest``: the app manifest generated from the declarations."""
-    import json
-
-    from bot.platforms.slack_manifest import build_manifest
+    from bot.platforms.slack_manifest import build_manifest, manifest_json
     from handlers import COMMANDS
 
     base = url or config.slack.public_url
@@ -359,16 +349,17 @@ def slack_manifest(config: Config, url: str | None) -> int:
     if not base and not socket_mode:
         raise ConfigError(
             "slack.public_url",
-            "needed for the manifest in HTTP mode: the "
-            "public https:// URL Slack calls, or pass --url",
+            "needed for the manifest in HTTP mode: the public https:// URL Slack calls "
+            "(or pass --url, or set SLACK_APP_TOKEN for Socket Mode)",
         )
     manifest = build_manifest(
         COMMANDS,
-        request_url_base=(base or "").rstrip("/") + config.slack.path if base else "",
+        request_url_base=base,
         socket_mode=socket_mode,
+        path=config.slack.path,
         who_may_subscribe=config.slack.who_may_subscribe,
     )
-    print(json.dumps(manifest, indent=2))
+    print(manifest_json(manifest))
     return 0
 
 

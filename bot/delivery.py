@@ -110,10 +110,22 @@ class Delivery:
             await self.store.mark_failed(row.id, error="the item no longer exists")
             return 0
         try:
+            ref = None
             if edit_ref is not None:
-                await platform.edit(channel_id, edit_ref, reply)
-                ref = edit_ref
-            else:
+                try:
+                    await platform.edit(channel_id, edit_ref, reply)
+                    ref = edit_ref
+                except PermanentDeliveryError as err:
+                    # The original alert was deleted (or can no longer be edited): post the
+                    # update as a new message. If the channel itself is gone, that send
+                    # fails permanently too and pauses the channel below.
+                    log.info(
+                        "could not edit alert %s in %s (%s); posting anew",
+                        edit_ref,
+                        entry.channel,
+                        err,
+                    )
+            if ref is None:
                 ref = await platform.send(channel_id, reply, idempotency_key=idempotency_key(row))
         except TransientDeliveryError as err:
             await self._retry(row, str(err), err.retry_after)

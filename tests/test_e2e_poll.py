@@ -191,7 +191,7 @@ base_url = "{server.url}"
 async def test_a_bad_config_names_the_key_and_exits_2(tmp_path):
     config = tmp_path / "marquee.toml"
     config.write_text('[[sources]]\nname = "x"\nkind = "eightfold"\nhost = "h.example"\n')
-    code, out, err = await marquee(config, "poll", "--once")
+    code, _out, err = await marquee(config, "poll", "--once")
     assert code == 2
     assert "sources.x.domain" in err and "required" in err
 
