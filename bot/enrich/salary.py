@@ -297,7 +297,7 @@ _PERIOD_ORDER = ("hour", "day", "week", "month", "year")
 # Plausible pay in annual US dollars (see the module docstring).
 _MIN_ANNUAL_USD = 3_000
 _MAX_ANNUAL_USD = 50_000_000
-_MAX_RANGE_RATIO = 12
+_MAX_RANGE_RATIO = 20  # Netflix market ranges span 7x and more
 _ACCEPT = 2.0
 
 
