@@ -624,6 +624,8 @@ class SlackPlatform:
         self, spec: CommandSpec, text: str, body: Mapping[str, Any]
     ) -> tuple[list[dict[str, Any]], str]:
         """Parse, check, dispatch and render; never raises (errors become replies)."""
+        # Slack sends command text with &, < and > escaped; the parser wants what was typed
+        text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
         try:
             args = self._parse_args(spec, text)
         except CommandError as err:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from handlers.args import quote_arg
 from handlers.reply import Item, Reply
 
 __all__ = ["render", "sanitize"]
@@ -81,7 +82,7 @@ def render(reply: Reply, *, colour: bool = False) -> str:
             if b.url:
                 labels.append(f"[{sanitize(b.label)}: {sanitize(b.url)}]")
             else:
-                args = " ".join(f"{k}:{v}" for k, v in b.args)
+                args = " ".join(f"{k}:{quote_arg(v)}" for k, v in b.args)
                 labels.append(f"[{sanitize(b.label)}: /{b.command} {args}]".replace(" ]", "]"))
         lines.append(_paint("  ".join(labels), "2", colour))
     if reply.footer:
