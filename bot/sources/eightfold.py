@@ -31,7 +31,6 @@ $X - $Y ... based on total compensation (vs. only base salary)").
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -44,10 +43,11 @@ from bot.errors import (
     FetchError,
     HTTPStatusError,
     ParseError,
-    RateLimited,
     SourceError,
 )
 from bot.models import Posting
+from bot.sources._common import fetch_details
+from bot.sources._common import required_option as _option
 from bot.sources.base import Fetched, PollContext, SourceConfig
 from bot.text import html_to_text, normalize_space
 
@@ -59,7 +59,6 @@ Api = Literal["apply_v2", "pcsx"]
 
 _PAGE_SIZE = 10  # the server's cap: a larger num still returns ten
 _MAX_PAGES = 300
-_DETAIL_CONCURRENCY = 4
 _ID = re.compile(r"^\d{1,20}$")
 _HOST = re.compile(r"^[A-Za-z0-9.-]+(:\d+)?$")
 _DOMAIN = re.compile(r"^[A-Za-z0-9.-]+$")
@@ -125,34 +124,9 @@ class EightfoldSource:
 
     async def details(self, ctx: PollContext, postings: Sequence[Posting]) -> list[Posting]:
         """Fill each posting's description from its position document."""
-        limiter = asyncio.Semaphore(_DETAIL_CONCURRENCY)
-        stop = asyncio.Event()  # set on 429: ask no more of a host that asked us to wait
-
-        async def one(posting: Posting) -> Posting:
-            async with limiter:
-                if stop.is_set():
-                    return posting
-                try:
-                    return await self._detail(ctx, posting)
-                except RateLimited as err:
-                    stop.set()
-                    log.warning(
-                        "eightfold %s: detail rate limited, later ones skipped: %s",
-                        self.config.name,
-                        err,
-                    )
-                except SourceError as err:
-                    log.warning(
-                        "eightfold %s: detail for %s failed: %s",
-                        self.config.name,
-                        posting.external_id,
-                        err,
-                    )
-                return posting
-
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(p)) for p in postings]
-        return [t.result() for t in tasks]
+        return await fetch_details(
+            ctx, postings, self._detail, label=f"eightfold {self.config.name}"
+        )
 
     # -- listing ---------------------------------------------------------------------
     async def _fetch(self, ctx: PollContext, api: Api) -> Fetched:
@@ -308,13 +282,6 @@ def _refusal(body: object, api: Api) -> str:
     error = body.get("error")
     message = body.get("message") or (error.get("message") if isinstance(error, Mapping) else "")
     return _text(message)
-
-
-def _option(config: SourceConfig, key: str) -> str:
-    value = config.option(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"sources.{config.name}.{key}", "required: a non-empty string")
-    return value.strip()
 
 
 def _text(value: object) -> str:

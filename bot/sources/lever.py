@@ -26,6 +26,9 @@ from urllib.parse import quote
 from bot.errors import ConfigError, ParseError
 from bot.http import Response
 from bot.models import Period, Posting, Salary
+from bot.sources._common import clean as _clean
+from bot.sources._common import company_from_name as _company_from_name
+from bot.sources._common import required_option as _option
 from bot.sources.base import Fetched, PollContext, SourceConfig
 from bot.text import html_to_text, normalize_space
 
@@ -299,20 +302,3 @@ def _unique(*values: object) -> list[str]:
         if text and text not in out:
             out.append(text)
     return out
-
-
-def _clean(value: object) -> str:
-    return " ".join(value.split()) if isinstance(value, str) else ""
-
-
-def _option(config: SourceConfig, key: str) -> str:
-    value = config.option(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"sources.{config.name}.{key}", "required: a non-empty string")
-    return value.strip()
-
-
-def _company_from_name(name: str) -> str:
-    """ "hugging-face" -> "Hugging Face": a readable default when no company is set."""
-    words = [w for w in re.split(r"[-_.\s]+", name) if w]
-    return " ".join(w[:1].upper() + w[1:] for w in words) or name

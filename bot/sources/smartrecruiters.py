@@ -22,7 +22,6 @@ pay: it is read later from the text.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -31,8 +30,9 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from bot.errors import ConfigError, ParseError, RateLimited, SourceError
+from bot.errors import ConfigError, ParseError
 from bot.models import Posting
+from bot.sources._common import fetch_details
 from bot.sources.base import Fetched, PollContext, SourceConfig
 from bot.text import html_to_text, normalize_space
 
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 
 _PAGE_SIZE = 100  # the API's maximum
 _MAX_PAGES = 50
-_DETAIL_CONCURRENCY = 4
 _PUBLIC = "https://jobs.smartrecruiters.com"
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SECTIONS = ("companyDescription", "jobDescription", "qualifications", "additionalInformation")
@@ -121,34 +120,9 @@ class SmartRecruitersSource:
 
     async def details(self, ctx: PollContext, postings: Sequence[Posting]) -> list[Posting]:
         """Fill the description and public URL from each posting's job ad."""
-        limiter = asyncio.Semaphore(_DETAIL_CONCURRENCY)
-        stop = asyncio.Event()  # set on 429: ask no more of a host that asked us to wait
-
-        async def one(posting: Posting) -> Posting:
-            async with limiter:
-                if stop.is_set():
-                    return posting
-                try:
-                    return await self._detail(ctx, posting)
-                except RateLimited as err:
-                    stop.set()
-                    log.warning(
-                        "smartrecruiters %s: detail rate limited, later ones skipped: %s",
-                        self.config.name,
-                        err,
-                    )
-                except SourceError as err:
-                    log.warning(
-                        "smartrecruiters %s: detail for %s failed: %s",
-                        self.config.name,
-                        posting.external_id,
-                        err,
-                    )
-                return posting
-
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(p)) for p in postings]
-        return [t.result() for t in tasks]
+        return await fetch_details(
+            ctx, postings, self._detail, label=f"smartrecruiters {self.config.name}"
+        )
 
     # -- listing ---------------------------------------------------------------------
     async def _page(self, ctx: PollContext, offset: int) -> tuple[Any, bool]:

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from bot.errors import ConfigError, ParseError, SourceError
+from bot.errors import ParseError, SourceError
 from bot.http import Response
 from bot.models import Posting
+from bot.sources._common import clean as _clean
+from bot.sources._common import company_from_name as _company_from_name
+from bot.sources._common import required_option as _option
 from bot.sources.base import Fetched, PollContext, SourceConfig
 from bot.text import html_to_text
 
@@ -218,20 +220,3 @@ def _date(value: object) -> datetime | None:
     except ValueError:
         return None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def _clean(value: object) -> str:
-    return " ".join(value.split()) if isinstance(value, str) else ""
-
-
-def _option(config: SourceConfig, key: str) -> str:
-    value = config.option(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"sources.{config.name}.{key}", "required: a non-empty string")
-    return value.strip()
-
-
-def _company_from_name(name: str) -> str:
-    """ "hugging-face" -> "Hugging Face": a readable default when no company is set."""
-    words = [w for w in re.split(r"[-_.\s]+", name) if w]
-    return " ".join(w[:1].upper() + w[1:] for w in words) or name

@@ -24,7 +24,6 @@ neither a date nor part of ``extra`` (which drives detail re-fetches).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -32,8 +31,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from bot.errors import ConfigError, ParseError, RateLimited, SourceError
+from bot.errors import ConfigError, ParseError
 from bot.models import Posting
+from bot.sources._common import fetch_details
+from bot.sources._common import required_option as _option
 from bot.sources.base import Fetched, PollContext, SourceConfig
 from bot.text import html_to_text, normalize_space
 
@@ -43,7 +44,6 @@ log = logging.getLogger(__name__)
 
 _PAGE_SIZE = 20  # Workday's maximum; 50 is refused with HTTP 400
 _MAX_PAGES = 100  # 2,000 postings: Workday's own search cap
-_DETAIL_CONCURRENCY = 4
 _TOTAL_CAP = 2000
 # A path from the listing is appended to our API URL: only accept Workday's own shape.
 _PATH = re.compile(r"^/job/[^?#\\\s]+$")
@@ -132,34 +132,7 @@ class WorkdaySource:
 
     async def details(self, ctx: PollContext, postings: Sequence[Posting]) -> list[Posting]:
         """Fill description, places, start date and public URL from each posting's detail."""
-        limiter = asyncio.Semaphore(_DETAIL_CONCURRENCY)
-        stop = asyncio.Event()  # set on 429: ask no more of a host that asked us to wait
-
-        async def one(posting: Posting) -> Posting:
-            async with limiter:
-                if stop.is_set():
-                    return posting
-                try:
-                    return await self._detail(ctx, posting)
-                except RateLimited as err:
-                    stop.set()
-                    log.warning(
-                        "workday %s: detail rate limited, later ones skipped: %s",
-                        self.config.name,
-                        err,
-                    )
-                except SourceError as err:
-                    log.warning(
-                        "workday %s: detail for %s failed: %s",
-                        self.config.name,
-                        posting.external_id,
-                        err,
-                    )
-                return posting
-
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(p)) for p in postings]
-        return [t.result() for t in tasks]
+        return await fetch_details(ctx, postings, self._detail, label=f"workday {self.config.name}")
 
     # -- listing ---------------------------------------------------------------------
     async def _page(self, ctx: PollContext, offset: int) -> tuple[Any, bool]:
@@ -246,13 +219,6 @@ def _listing(body: object, offset: int) -> tuple[list[Any], int | None]:
     if isinstance(total, bool) or not isinstance(total, int) or total < 0:
         total = None
     return entries, total
-
-
-def _option(config: SourceConfig, key: str) -> str:
-    value = config.option(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"sources.{config.name}.{key}", "required: a non-empty string")
-    return value.strip()
 
 
 def _host(config: SourceConfig) -> str:
