@@ -21,8 +21,17 @@ def test_defaults_have_the_researched_boards_and_feeds():
     assert by_name["netflix"].options["domain"] == "netflix.com"
     assert by_name["netflix"].options["host"] == "explore.jobs.netflix.net"
     kinds = {s.kind for s in config.sources}
-    assert {"greenhouse", "lever", "ashby", "workday", "smartrecruiters", "workable",
-            "eightfold", "feed", "googlenews"} <= kinds
+    assert {
+        "greenhouse",
+        "lever",
+        "ashby",
+        "workday",
+        "smartrecruiters",
+        "workable",
+        "eightfold",
+        "feed",
+        "googlenews",
+    } <= kinds
     assert config.database.url == "sqlite+aiosqlite:///marquee.db"
     assert not config.discord_enabled and not config.slack_enabled
 
@@ -36,8 +45,13 @@ def test_configured_sources_replace_the_defaults_unless_asked():
 
 
 def test_source_keys_are_validated():
-    src = {"name": "acme", "kind": "greenhouse", "board": "acme", "interval": "30m",
-           "base_url": "http://127.0.0.1:9/"}
+    src = {
+        "name": "acme",
+        "kind": "greenhouse",
+        "board": "acme",
+        "interval": "30m",
+        "base_url": "http://127.0.0.1:9/",
+    }
     cfg = parse_config({"sources": [src]}, env={}).sources[0]
     assert cfg.interval == 1800 and cfg.base_url == "http://127.0.0.1:9/"
     assert cfg.options == {"board": "acme"}
@@ -89,8 +103,11 @@ def test_durations():
 
 
 def test_secrets_only_from_the_environment_and_never_in_repr():
-    env = {"DISCORD_TOKEN": "discord-secret-123456", "SLACK_BOT_TOKEN": "xoxb-secret-abcdef",
-           "SLACK_SIGNING_SECRET": "signing-secret-999"}
+    env = {
+        "DISCORD_TOKEN": "discord-secret-123456",
+        "SLACK_BOT_TOKEN": "xoxb-secret-abcdef",
+        "SLACK_SIGNING_SECRET": "signing-secret-999",
+    }
     config = parse_config({}, env=env)
     assert config.discord_enabled and config.slack_enabled
     text = repr(config)
@@ -115,6 +132,16 @@ def test_example_config_is_valid_and_documents_every_section():
     config = load_config(example, env={})
     assert config.sources, "the example lists sources"
     text = example.read_text()
-    for section in ("[database]", "[http]", "[polling]", "[enrich]", "[alerts]", "[digest]",
-                    "[commands]", "[discord]", "[slack]", "[[sources]]"):
+    for section in (
+        "[database]",
+        "[http]",
+        "[polling]",
+        "[enrich]",
+        "[alerts]",
+        "[digest]",
+        "[commands]",
+        "[discord]",
+        "[slack]",
+        "[[sources]]",
+    ):
         assert section in text
