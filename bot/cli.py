@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     po.add_argument("--json", action="store_true", help="print the summary as JSON")
 
-    li = sub.add_parser("listings", help="stored AI/ML postings, highest pay first")
+    li = sub.add_parser("listings", help="stored postings, highest pay first")
     li.add_argument("company", nargs="?", help="company or source name")
     li.add_argument(
         "--min-salary",
@@ -78,7 +78,11 @@ def _parser() -> argparse.ArgumentParser:
         help="top of range at least N a year in USD: 300000, 300k, $300,000, 0.3m",
     )
     li.add_argument("--query", "-q", help="text in title, company or description")
-    li.add_argument("--all-roles", action="store_true", help="include non-AI roles")
+    li.add_argument(
+        "--ai-only",
+        action="store_true",
+        help="only roles classified as AI/ML (each posting's 'ai' says why)",
+    )
     li.add_argument("--closed", action="store_true", help="closed postings instead of open")
     li.add_argument("--limit", type=int, default=50, help="default: 50")
     li.add_argument("--json", action="store_true", help="print JSON")

@@ -175,7 +175,7 @@ async def listings(config: Config, args: argparse.Namespace) -> int:
             company=company,
             min_usd=min_usd,
             query=args.query,
-            ai_only=not args.all_roles,
+            ai_only=args.ai_only,
             status="closed" if args.closed else "open",
             limit=max(1, args.limit),
         )

@@ -141,6 +141,13 @@ async def test_poll_once_baseline_new_update_close_and_a_failing_board(db_url, t
             "first_seen",
             "status",
         }
+        # every open posting is listed, with its AI verdict; --ai-only keeps the AI roles
+        modeler = next(r for r in rows if r["title"] == "Character Modeler")
+        assert modeler["ai"]["score"] < 0.5 and modeler["salary"] is None
+        code, out, err = await marquee(config, "listings", "acme studios", "--ai-only", "--json")
+        assert code == 0, err
+        ai_titles = {r["title"] for r in json.loads(out)}
+        assert pm["title"] in ai_titles and "Character Modeler" not in ai_titles
 
         # 3. its pay changes: one update, and polling again changes nothing more
         gh.find(4011199001)["pay_input_ranges"] = [pay_range(320_000, 950_000)]
