@@ -16,11 +16,21 @@ from contextlib import asynccontextmanager
 from storage._base import Router
 from storage._engine import create_engine
 from storage._errors import translate
+from storage._installations import SlackInstallation
+from storage._leases import SourceLease
 from storage._migrate import upgrade, upgrade_engine
 from storage._postings import SalaryStats
 from storage.store import Store
 
-__all__ = ["Router", "SalaryStats", "Store", "open_store", "upgrade"]
+__all__ = [
+    "Router",
+    "SalaryStats",
+    "SlackInstallation",
+    "SourceLease",
+    "Store",
+    "open_store",
+    "upgrade",
+]
 
 
 @asynccontextmanager

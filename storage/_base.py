@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.models import OutboxEntry, PostingEvent, StoryEvent
-from storage._engine import reader
+from storage._engine import one_writer, reader
 from storage.schema import outbox
 
 __all__ = ["Router", "StoreBase", "chunks", "utcnow"]
@@ -51,8 +51,9 @@ class StoreBase:
         name = engine.dialect.name
         if name not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database dialect {name!r}")
-        # Write transactions (BEGIN IMMEDIATE on SQLite); see storage/_engine.py.
-        self._engine = engine
+        # Write transactions (BEGIN IMMEDIATE on SQLite, one at a time in this process);
+        # see storage/_engine.py.
+        self._engine = one_writer(engine) if name == "sqlite" else engine
         # The same pool, for transactions that only read.
         self._reader = reader(engine)
         self.dialect = name  # type: ignore[assignment]

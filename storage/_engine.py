@@ -8,18 +8,29 @@ read-then-write transaction that upgrades its lock late fails with "database is 
 without waiting for the busy timeout. Read-only queries run on :func:`reader` and start a
 plain deferred ``BEGIN``, so they never queue behind a writer.
 
+Within one process, SQLite write transactions also take turns on an asyncio lock
+(:func:`one_writer`): with several sources polled at once, writers queued in SQLite's
+busy handler gave up after the busy timeout ("database is locked") once a poll's
+transactions added up to more than that, failing the whole poll cycle (measured with
+``python -m bench``: 500 boards, eight at a time). Queued on the lock they wait their
+turn without a deadline and without the busy handler's sleep-and-retry; the busy
+timeout still governs other processes sharing the file.
+
 PostgreSQL (asyncpg): a pinged pool, so a connection lost while idle is replaced.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["BUSY_TIMEOUT_MS", "create_engine", "reader"]
+__all__ = ["BUSY_TIMEOUT_MS", "create_engine", "one_writer", "reader"]
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -52,6 +63,28 @@ def create_engine(
 def reader(engine: AsyncEngine) -> AsyncEngine:
     """The same engine (same pool), marked so its transactions only read."""
     return engine.execution_options(**{_READ_ONLY: True})
+
+
+class _OneWriter:
+    """An :class:`AsyncEngine` whose ``begin()`` transactions run one at a time in this
+    process; everything else is the engine's own."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._wrapped = engine
+        self._turn = asyncio.Lock()
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[Any]:
+        async with self._turn, self._wrapped.begin() as conn:
+            yield conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wrapped, name)
+
+
+def one_writer(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` with its write transactions (``begin()``) taking turns in this process."""
+    return _OneWriter(engine)  # type: ignore[return-value]
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select, text, update
+from sqlalchemy import func, literal, literal_column, or_, select, text, update
 
 from bot.models import OutboxEntry, OutboxRow
 from storage._base import StoreBase, utcnow
@@ -22,6 +22,10 @@ from storage.schema import digests_sent, meta, outbox
 __all__ = ["MetaQueries", "OutboxQueries"]
 
 _MAX_ERROR = 2000
+
+# Inline, not a bound parameter: the partial indexes on pending rows (storage/schema.py)
+# are only used when the query states their condition literally.
+_PENDING = literal_column("'pending'")
 
 # Claims on PostgreSQL take turns (one short transaction each) so two instances cannot
 # split one channel's rows between them; SKIP LOCKED still steps over rows a concurrent
@@ -78,7 +82,7 @@ class OutboxQueries(StoreBase):
             select(literal(1))
             .where(
                 earlier.c.channel == outbox.c.channel,
-                earlier.c.status == "pending",
+                earlier.c.status == _PENDING,
                 earlier.c.id < outbox.c.id,
                 or_(earlier.c.next_attempt_at > now, earlier.c.claimed_until > now),
             )
@@ -87,7 +91,7 @@ class OutboxQueries(StoreBase):
         stmt = (
             select(outbox)
             .where(
-                outbox.c.status == "pending",
+                outbox.c.status == _PENDING,
                 outbox.c.next_attempt_at <= now,
                 or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until <= now),
                 ~blocked,
@@ -116,6 +120,24 @@ class OutboxQueries(StoreBase):
                 .values(claimed_by=worker, claimed_until=until, attempts=outbox.c.attempts + 1)
             )
         return [replace(_row(row), attempts=row.attempts + 1) for row in rows]
+
+    async def renew_claims(self, row_ids: Collection[int], *, worker: str, until: datetime) -> int:
+        """Extend ``worker``'s claim on pending rows to ``until`` (a heartbeat while it
+        delivers them, so the lease can be short and a dead worker's rows come back
+        soon); returns how many it still held."""
+        if not row_ids:
+            return 0
+        stmt = (
+            update(outbox)
+            .where(
+                outbox.c.id.in_(sorted(row_ids)),
+                outbox.c.claimed_by == worker,
+                outbox.c.status == "pending",
+            )
+            .values(claimed_until=until)
+        )
+        async with self._engine.begin() as conn:
+            return (await conn.execute(stmt)).rowcount
 
     async def mark_sent(self, row_id: int, *, at: datetime, message_ref: str | None) -> None:
         """The platform accepted the alert: never send it again."""
@@ -172,7 +194,7 @@ class OutboxQueries(StoreBase):
 
     async def outbox_backlog(self) -> int:
         """How many alerts wait for delivery (pending, due or not)."""
-        stmt = select(func.count()).select_from(outbox).where(outbox.c.status == "pending")
+        stmt = select(func.count()).select_from(outbox).where(outbox.c.status == _PENDING)
         async with self._reader.connect() as conn:
             return int(await conn.scalar(stmt) or 0)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -25,6 +25,7 @@ from sqlalchemy import (
     ColumnElement,
     bindparam,
     case,
+    delete,
     false,
     func,
     or_,
@@ -36,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.models import AIMatch, Posting, PostingEvent, PostingStatus, Salary, StoredPosting
 from storage._base import Router, StoreBase, chunks
-from storage.schema import postings, source_state
+from storage.schema import postings, source_companies, source_state
 
 __all__ = ["PostingQueries", "SalaryStats", "company_key", "fingerprint"]
 
@@ -45,7 +46,7 @@ CLOSE_AFTER_MISSES = 2
 
 # last_seen of a posting that is merely still there is refreshed at most this often, so an
 # unchanged board costs no row writes (and no dead tuples on PostgreSQL) on most polls.
-LAST_SEEN_RESOLUTION = timedelta(minutes=10)
+LAST_SEEN_RESOLUTION = timedelta(hours=1)
 
 # Query terms beyond this are ignored: each one is a LIKE over three columns.
 _MAX_QUERY_TERMS = 8
@@ -223,6 +224,7 @@ def _listing_filters(
     ai_only: bool,
     status: PostingStatus | None,
     since: datetime | None,
+    dialect: str,
 ) -> list[ColumnElement[bool]]:
     filters: list[ColumnElement[bool]] = []
     if status is not None:
@@ -243,12 +245,33 @@ def _listing_filters(
     for term in (query or "").split()[:_MAX_QUERY_TERMS]:
         filters.append(
             or_(
-                postings.c.title.icontains(term, autoescape=True),
-                postings.c.company.icontains(term, autoescape=True),
-                postings.c.description.icontains(term, autoescape=True),
+                *(
+                    _contains(column, term, dialect)
+                    for column in (postings.c.title, postings.c.company, postings.c.description)
+                )
             )
         )
     return filters
+
+
+def _contains(column: Any, term: str, dialect: str) -> ColumnElement[bool]:
+    """Case-insensitive substring match. SQLite's LIKE already ignores (ASCII) case, so
+    it skips lower() on each row; PostgreSQL uses ILIKE."""
+    if dialect == "sqlite":
+        escaped = term.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        return column.like(f"%{escaped}%", escape="/")
+    return column.icontains(term, autoescape=True)
+
+
+# The columns the diff needs for every posting of a source (no text, no timestamps).
+_KNOWN = select(
+    postings.c.id,
+    postings.c.external_id,
+    postings.c.fingerprint,
+    postings.c.status,
+    postings.c.miss_count,
+    postings.c.listing_hash,
+)
 
 
 class PostingQueries(StoreBase):
@@ -334,22 +357,8 @@ class PostingQueries(StoreBase):
         at: datetime,
         not_modified: bool,
     ) -> list[PostingEvent]:
-        # What is stored for this source: the small columns only, in one query.
-        known = {
-            row.external_id: row
-            for row in await conn.execute(
-                select(
-                    postings.c.id,
-                    postings.c.external_id,
-                    postings.c.fingerprint,
-                    postings.c.status,
-                    postings.c.miss_count,
-                    postings.c.first_seen,
-                    postings.c.last_seen,
-                    postings.c.listing_hash,
-                ).where(postings.c.source == source)
-            )
-        }
+        if not_modified:
+            return await self._apply_not_modified(conn, source, at=at)
 
         # A board can list one id twice (Workable repeats a shortcode per location):
         # the first occurrence wins.
@@ -359,14 +368,15 @@ class PostingQueries(StoreBase):
                 raise ValueError(f"posting {posting.key} passed to apply_postings({source!r})")
             by_id.setdefault(posting.external_id, posting)
 
-        if not_modified:
-            present = {
-                ext for ext, row in known.items() if row.status == "open" and row.miss_count == 0
-            }
-        else:
-            present = {ext for ext in unchanged if ext in known and ext not in by_id}
+        # What is stored for this source: the small columns only, in one query.
+        known = {
+            row.external_id: row
+            for row in await conn.execute(_KNOWN.where(postings.c.source == source))
+        }
+        present = [known[ext] for ext in unchanged if ext in known and ext not in by_id]
+        present_ids = {row.external_id for row in present}
 
-        # Rows whose previous state an event must show: before they are overwritten.
+        # Rows whose previous state an event must show, read before they are overwritten.
         changing = [
             known[ext].id
             for ext, posting in by_id.items()
@@ -384,14 +394,63 @@ class PostingQueries(StoreBase):
                 await self._upsert(conn, source, by_id, known, previous, listing_hashes, at=at)
             )
 
-        reopened = [known[ext].id for ext in present if known[ext].status != "open"]
-        await self._touch(conn, [known[ext] for ext in present], listing_hashes, at=at)
-
+        reopened = [row.id for row in present if row.status != "open"]
         missing = [
             row
             for ext, row in known.items()
-            if row.status == "open" and ext not in by_id and ext not in present
+            if row.status == "open" and ext not in by_id and ext not in present_ids
         ]
+        await self._touch(
+            conn,
+            source,
+            [row for row in present if row.status == "open"],
+            # Nothing missing: every open row is listed (fresh ones were just written)
+            everything_open=not missing,
+            reopen=reopened,
+            listing_hashes=listing_hashes,
+            at=at,
+        )
+        closing = await self._miss(conn, missing, at=at)
+
+        after = {row.id: row for row in await self._full_rows(conn, reopened + closing)}
+        for row_id in reopened:
+            events.append(PostingEvent("updated", _stored(after[row_id]), changes=("reopened",)))
+        for row_id in closing:
+            events.append(PostingEvent("closed", _stored(after[row_id])))
+
+        if by_id or reopened or closing:
+            await self._refresh_companies(conn, source)
+        return events
+
+    async def _apply_not_modified(
+        self, conn: AsyncConnection, source: str, *, at: datetime
+    ) -> list[PostingEvent]:
+        # The listing is the previous one: what it showed (miss_count 0) is still there,
+        # what it lacked (miss_count > 0) is missing once more. No list of ids needed.
+        missing = (
+            await conn.execute(
+                _KNOWN.where(
+                    postings.c.source == source,
+                    postings.c.status == "open",
+                    postings.c.miss_count > 0,
+                )
+            )
+        ).all()
+        await self._touch(
+            conn, source, [], everything_open=True, reopen=[], listing_hashes={}, at=at
+        )
+        closing = await self._miss(conn, missing, at=at)
+        events = [
+            PostingEvent("closed", _stored(row)) for row in await self._full_rows(conn, closing)
+        ]
+        if closing:
+            await self._refresh_companies(conn, source)
+        return events
+
+    async def _miss(
+        self, conn: AsyncConnection, missing: Sequence[Any], *, at: datetime
+    ) -> list[int]:
+        """Count one more miss for ``missing`` rows; close those at the limit (their ids)."""
         closing = [row.id for row in missing if row.miss_count + 1 >= CLOSE_AFTER_MISSES]
         counting = [row.id for row in missing if row.miss_count + 1 < CLOSE_AFTER_MISSES]
         for batch in chunks(counting):
@@ -406,13 +465,23 @@ class PostingQueries(StoreBase):
                 .where(postings.c.id.in_(batch))
                 .values(miss_count=postings.c.miss_count + 1, status="closed", closed_at=at)
             )
+        return closing
 
-        after = {row.id: row for row in await self._full_rows(conn, reopened + closing)}
-        for row_id in reopened:
-            events.append(PostingEvent("updated", _stored(after[row_id]), changes=("reopened",)))
-        for row_id in closing:
-            events.append(PostingEvent("closed", _stored(after[row_id])))
-        return events
+    async def _refresh_companies(self, conn: AsyncConnection, source: str) -> None:
+        await conn.execute(delete(source_companies).where(source_companies.c.source == source))
+        await conn.execute(
+            source_companies.insert().from_select(
+                ["source", "company_key", "company", "open_count"],
+                select(
+                    postings.c.source,
+                    postings.c.company_key,
+                    func.max(postings.c.company),
+                    func.count(),
+                )
+                .where(postings.c.source == source, postings.c.status == "open")
+                .group_by(postings.c.source, postings.c.company_key),
+            )
+        )
 
     async def _upsert(
         self,
@@ -458,19 +527,18 @@ class PostingQueries(StoreBase):
         events = []
         for ext, posting in by_id.items():
             row = known.get(ext)
-            stored = StoredPosting(
-                id=ids[ext],
-                posting=posting,
-                first_seen=row.first_seen if row is not None else at,
-                last_seen=at,
-                status="open",
-            )
             if row is None:
+                stored = StoredPosting(
+                    ids[ext], posting, first_seen=at, last_seen=at, status="open"
+                )
                 events.append(PostingEvent("new", stored))
                 continue
             old = previous.get(row.id)
             if old is None:
                 continue  # open and the fingerprint is the same: not an update
+            stored = StoredPosting(
+                ids[ext], posting, first_seen=old.first_seen, last_seen=at, status="open"
+            )
             changes = _changes(old, posting)
             if old.status != "open":
                 changes = ("reopened", *changes)
@@ -481,32 +549,47 @@ class PostingQueries(StoreBase):
     async def _touch(
         self,
         conn: AsyncConnection,
-        rows: Iterable[Any],
-        listing_hashes: Mapping[str, str],
+        source: str,
+        rows: Sequence[Any],
         *,
+        everything_open: bool,
+        reopen: Sequence[int],
+        listing_hashes: Mapping[str, str],
         at: datetime,
     ) -> None:
-        """Mark listed-but-not-refetched postings as seen: only the rows that need it."""
-        stale = at - LAST_SEEN_RESOLUTION
-        ids = []
-        rehash = []
-        for row in rows:
-            if row.status != "open" or row.miss_count or row.last_seen <= stale:
-                ids.append(row.id)
-            new_hash = listing_hashes.get(row.external_id)
-            if new_hash is not None and new_hash != row.listing_hash:
-                rehash.append({"row_id": row.id, "listing_hash": new_hash})
-        for batch in chunks(ids):
+        """Mark listed-but-not-refetched postings as seen, writing only rows that need it:
+        a reset miss count, or a last_seen older than the resolution. ``everything_open``
+        says ``rows`` are all the source's open postings (the usual unchanged poll), so
+        no list of ids is sent."""
+        needs = or_(postings.c.miss_count > 0, postings.c.last_seen <= at - LAST_SEEN_RESOLUTION)
+        seen = {"last_seen": at, "miss_count": 0}
+        if everything_open:
+            await conn.execute(
+                update(postings)
+                .where(postings.c.source == source, postings.c.status == "open", needs)
+                .values(**seen)
+            )
+        else:
+            for batch in chunks([row.id for row in rows]):
+                await conn.execute(
+                    update(postings).where(postings.c.id.in_(batch), needs).values(**seen)
+                )
+        for batch in chunks(reopen):
             await conn.execute(
                 update(postings)
                 .where(postings.c.id.in_(batch))
-                .values(last_seen=at, miss_count=0, status="open", closed_at=None)
+                .values(status="open", closed_at=None, **seen)
             )
+        rehash = [
+            {"row_id": row.id, "new_hash": listing_hashes[row.external_id]}
+            for row in rows
+            if listing_hashes.get(row.external_id, row.listing_hash) != row.listing_hash
+        ]
         if rehash:
             await conn.execute(
                 update(postings)
                 .where(postings.c.id == bindparam("row_id"))
-                .values(listing_hash=bindparam("listing_hash")),
+                .values(listing_hash=bindparam("new_hash")),
                 rehash,
             )
 
@@ -541,6 +624,7 @@ class PostingQueries(StoreBase):
             ai_only=ai_only,
             status=status,
             since=since,
+            dialect=self.dialect,
         )
         stmt = (
             select(postings)
@@ -576,6 +660,7 @@ class PostingQueries(StoreBase):
             ai_only=ai_only,
             status=status,
             since=since,
+            dialect=self.dialect,
         )
         stmt = select(func.count()).select_from(postings).where(*filters)
         async with self._reader.connect() as conn:
@@ -598,24 +683,19 @@ class PostingQueries(StoreBase):
         by_company = _company_filter(company)
         if by_company is not None:
             filters.append(by_company)
-        stmt = select(postings.c.company_key, postings.c.company, postings.c.top_usd).where(
-            *filters
-        )
+        # (status, ai_is, top_usd, ..., company_key) is all in the rank index: no row reads
+        stmt = select(postings.c.company_key, postings.c.top_usd).where(*filters)
         groups: dict[str, list[float]] = {}
-        names: dict[str, dict[str, int]] = {}
         async with self._reader.connect() as conn:
-            for key, name, top in await conn.execute(stmt):
+            for key, top in await conn.execute(stmt):
                 groups.setdefault(key, []).append(top)
-                spelled = names.setdefault(key, {})
-                spelled[name] = spelled.get(name, 0) + 1
+            names = await self._spellings(conn, list(groups))
         stats = []
         for key, values in groups.items():
             values.sort()
-            # the spelling most postings use, e.g. "NVIDIA" over "Nvidia"
-            name = max(sorted(names[key]), key=lambda n: names[key][n])
             stats.append(
                 SalaryStats(
-                    company=name,
+                    company=names.get(key, key),
                     count=len(values),
                     median=_percentile(values, 0.5),
                     p90=_percentile(values, 0.9),
@@ -625,19 +705,39 @@ class PostingQueries(StoreBase):
         stats.sort(key=lambda s: (-s.median, s.company.lower()))
         return stats
 
+    async def _spellings(self, conn: AsyncConnection, keys: Sequence[str]) -> dict[str, str]:
+        """company_key -> the spelling most open postings use ("NVIDIA" over "Nvidia")."""
+        counts: dict[str, dict[str, int]] = {}
+        for batch in chunks(keys):
+            rows = await conn.execute(
+                select(
+                    source_companies.c.company_key,
+                    source_companies.c.company,
+                    func.sum(source_companies.c.open_count),
+                )
+                .where(source_companies.c.company_key.in_(batch))
+                .group_by(source_companies.c.company_key, source_companies.c.company)
+            )
+            for key, name, n in rows:
+                counts.setdefault(key, {})[name] = int(n)
+        return {
+            key: max(sorted(spelled), key=lambda name: spelled[name])
+            for key, spelled in counts.items()
+        }
+
     async def companies(self, prefix: str = "", limit: int = 25) -> list[str]:
         """Company names with open postings for autocomplete: those starting with
         ``prefix`` first, then those containing it."""
         key = company_key(prefix)
-        name = func.max(postings.c.company)
-        stmt = select(name).where(postings.c.status == "open").group_by(postings.c.company_key)
+        company = source_companies.c.company_key
+        stmt = select(func.max(source_companies.c.company)).group_by(company)
         if key:
-            starts = postings.c.company_key.startswith(key, autoescape=True)
-            stmt = stmt.where(postings.c.company_key.contains(key, autoescape=True)).order_by(
-                case((starts, 0), else_=1), postings.c.company_key
+            starts = company.startswith(key, autoescape=True)
+            stmt = stmt.where(company.contains(key, autoescape=True)).order_by(
+                case((starts, 0), else_=1), company
             )
         else:
-            stmt = stmt.order_by(postings.c.company_key)
+            stmt = stmt.order_by(company)
         stmt = stmt.limit(max(0, int(limit)))
         async with self._reader.connect() as conn:
             return [row[0] for row in await conn.execute(stmt)]

@@ -32,6 +32,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
+    literal_column,
     text,
 )
 
@@ -42,6 +44,9 @@ __all__ = [
     "metadata",
     "outbox",
     "postings",
+    "slack_installations",
+    "slack_oauth_states",
+    "source_companies",
     "source_state",
     "stories",
     "story_clusters",
@@ -170,6 +175,7 @@ Index(
     postings.c.top_usd.desc().nulls_last(),
     postings.c.first_seen.desc(),
     postings.c.id.desc(),
+    postings.c.company_key,  # makes it covering for salary_stats
     info={"dialect": "postgresql"},
 ).ddl_if(dialect="postgresql")
 Index(
@@ -178,10 +184,25 @@ Index(
     postings.c.top_usd.desc(),
     postings.c.first_seen.desc(),
     postings.c.id.desc(),
+    postings.c.company_key,
     info={"dialect": "sqlite"},
 ).ddl_if(dialect="sqlite")
 Index("ix_postings_company_key", postings.c.company_key)
+# listings match a company by its name or by the source's name, in any case
+Index("ix_postings_source_key", func.lower(postings.c.source))
 Index("ix_postings_first_seen", postings.c.first_seen)
+
+# The companies with open postings, per source: refreshed by each poll that changed
+# something, so autocomplete and company resolution read a few hundred rows, not every
+# posting.
+source_companies = Table(
+    "source_companies",
+    metadata,
+    Column("source", String(), primary_key=True),
+    Column("company_key", String(), primary_key=True),
+    Column("company", String(), nullable=False),
+    Column("open_count", Integer(), nullable=False),
+)
 
 story_clusters = Table(
     "story_clusters",
@@ -276,8 +297,22 @@ outbox = Table(
     Column("claimed_until", UTCDateTime()),
     UniqueConstraint("dedupe_key"),
 )
-Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
-Index("ix_outbox_channel", outbox.c.channel, outbox.c.id)
+# Pending rows are few, sent ones pile up: the claim's indexes hold only pending rows.
+# (Queries must compare status with the literal 'pending' to use them.)
+_PENDING = outbox.c.status == literal_column("'pending'")
+Index(
+    "ix_outbox_pending_due",
+    outbox.c.next_attempt_at,
+    sqlite_where=_PENDING,
+    postgresql_where=_PENDING,
+)
+Index(
+    "ix_outbox_pending_channel",
+    outbox.c.channel,
+    outbox.c.id,
+    sqlite_where=_PENDING,
+    postgresql_where=_PENDING,
+)
 Index("ix_outbox_item", outbox.c.item_kind, outbox.c.item_id)
 
 digests_sent = Table(
@@ -293,4 +328,35 @@ meta = Table(
     metadata,
     Column("key", String(), primary_key=True),
     Column("value", Text(), nullable=False),
+)
+
+# Slack installs through the OAuth flow (issue 9): one row per workspace, or per
+# Enterprise Grid organisation for an org-wide install (team_id ''). Absent ids are ''
+# so they can be part of the key.
+slack_installations = Table(
+    "slack_installations",
+    metadata,
+    Column("enterprise_id", String(), primary_key=True, server_default=""),
+    Column("team_id", String(), primary_key=True, server_default=""),
+    Column("is_enterprise_install", Boolean(), nullable=False, server_default=text("false")),
+    Column("bot_token", Text(), nullable=False),
+    Column("bot_id", String()),
+    Column("bot_user_id", String()),
+    Column("bot_scopes", _json()),
+    Column("bot_refresh_token", Text()),
+    Column("bot_token_expires_at", UTCDateTime()),
+    Column("app_id", String()),
+    Column("team_name", String()),
+    Column("enterprise_name", String()),
+    Column("installer_user_id", String()),
+    Column("installed_at", UTCDateTime(), nullable=False),
+)
+
+# OAuth state values handed to installing browsers, consumed once (CSRF protection that
+# works whichever instance the browser comes back to).
+slack_oauth_states = Table(
+    "slack_oauth_states",
+    metadata,
+    Column("state", String(), primary_key=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
 )

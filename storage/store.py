@@ -9,6 +9,8 @@ from __future__ import annotations
 import inspect
 
 from storage._errors import storage_errors
+from storage._installations import InstallationQueries
+from storage._leases import LeaseQueries
 from storage._outbox import MetaQueries, OutboxQueries
 from storage._postings import PostingQueries
 from storage._sources import SourceQueries
@@ -25,6 +27,8 @@ class Store(
     SubscriptionQueries,
     OutboxQueries,
     MetaQueries,
+    LeaseQueries,
+    InstallationQueries,
 ):
     """Marquee's database: SQLite (aiosqlite) or PostgreSQL (asyncpg).
 

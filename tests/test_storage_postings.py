@@ -271,17 +271,20 @@ async def test_unchanged_ids_stay_open_without_being_rewritten(store):
         assert await poll(store, [], n, unchanged=["1", "2"], listing_hashes=hashes) == []
     (first, second) = await store.listings(status=None)
     assert first.status == second.status == "open"
-    # last_seen follows the polls (storage's resolution is 10 minutes; polls are 15 apart)
-    assert first.last_seen == second.last_seen == T0 + 3 * POLL
+    # last_seen is kept to within an hour, so most unchanged polls write nothing...
+    assert first.last_seen == second.last_seen == T0
+    assert await poll(store, [], 4, unchanged=["1", "2"]) == []
+    # ...and then it moves
+    assert [p.last_seen for p in await store.listings()] == [T0 + 4 * POLL] * 2
     # an id only in `unchanged` that the store does not know is ignored, not invented
-    assert await poll(store, [], 4, unchanged=["1", "2", "999"]) == []
+    assert await poll(store, [], 5, unchanged=["1", "2", "999"]) == []
     assert await store.count_listings(status=None) == 2
     # a changed hash for an unchanged id is recorded
-    await poll(store, [], 5, unchanged=["1", "2"], listing_hashes={"1": "a2"})
+    await poll(store, [], 6, unchanged=["1", "2"], listing_hashes={"1": "a2"})
     assert await store.known_listing_hashes("netflix") == {"1": "a2", "2": "b1"}
     # closed postings are not "known": their details must be fetched again
-    await poll(store, [], 6, unchanged=["1"])
     await poll(store, [], 7, unchanged=["1"])
+    await poll(store, [], 8, unchanged=["1"])
     assert await store.known_listing_hashes("netflix") == {"1": "a2"}
 
 
@@ -505,3 +508,22 @@ async def test_companies_for_autocomplete(store):
     assert await store.companies("AN") == ["Anthropic"]
     assert await store.companies("", limit=2) == ["Anthropic", "Hugging Face"]
     assert await store.companies("%") == []
+    # a company whose postings all closed is no longer offered
+    await store.apply_postings("openai", [], at=T0 + POLL, baseline=False)
+    await store.apply_postings("openai", [], at=T0 + 2 * POLL, baseline=False)
+    assert "OpenAI" not in await store.companies()
+
+
+async def test_query_escape_character_is_text_too(store):
+    board = [job("1", "Engineer, AI/ML Platform"), job("2", "AIML Engineer")]
+    await store.apply_postings("netflix", board, at=T0, baseline=True)
+    for query, expected in [
+        ("ai/ml", ["1"]),
+        ("i/m", ["1"]),
+        ("/", ["1"]),
+        ("//", []),
+        ("aiml", ["2"]),
+        ("ai/%", []),
+    ]:
+        found = [p.posting.external_id for p in await store.listings(query=query)]
+        assert found == expected, query

@@ -28,6 +28,8 @@ def _json(name: str) -> sa.Column:
 
 
 def upgrade() -> None:
+    is_pg = op.get_bind().dialect.name == "postgresql"
+
     op.create_table(
         "source_state",
         sa.Column("name", sa.String(), nullable=False),
@@ -85,7 +87,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("source", "external_id", name="uq_postings_source_external_id"),
     )
     # SQLite sorts NULLs last in DESC order and cannot say NULLS LAST in an index.
-    is_pg = op.get_bind().dialect.name == "postgresql"
     nulls_last = " NULLS LAST" if is_pg else ""
     op.create_index(
         "ix_postings_rank_pg" if is_pg else "ix_postings_rank_sqlite",
@@ -96,10 +97,21 @@ def upgrade() -> None:
             sa.text(f"top_usd DESC{nulls_last}"),
             sa.text("first_seen DESC"),
             sa.text("id DESC"),
+            "company_key",
         ],
     )
     op.create_index("ix_postings_company_key", "postings", ["company_key"])
+    op.create_index("ix_postings_source_key", "postings", [sa.text("lower(source)")])
     op.create_index("ix_postings_first_seen", "postings", ["first_seen"])
+
+    op.create_table(
+        "source_companies",
+        sa.Column("source", sa.String(), nullable=False),
+        sa.Column("company_key", sa.String(), nullable=False),
+        sa.Column("company", sa.String(), nullable=False),
+        sa.Column("open_count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("source", "company_key", name="pk_source_companies"),
+    )
 
     op.create_table(
         "story_clusters",
@@ -195,8 +207,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_outbox"),
         sa.UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
     )
-    op.create_index("ix_outbox_due", "outbox", ["status", "next_attempt_at"])
-    op.create_index("ix_outbox_channel", "outbox", ["channel", "id"])
+    pending = sa.text("status = 'pending'")
+    op.create_index(
+        "ix_outbox_pending_due",
+        "outbox",
+        ["next_attempt_at"],
+        sqlite_where=pending,
+        postgresql_where=pending,
+    )
+    op.create_index(
+        "ix_outbox_pending_channel",
+        "outbox",
+        ["channel", "id"],
+        sqlite_where=pending,
+        postgresql_where=pending,
+    )
     op.create_index("ix_outbox_item", "outbox", ["item_kind", "item_id"])
 
     op.create_table(
@@ -214,6 +239,51 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key", name="pk_meta"),
     )
 
+    if not is_pg:
+        _sqlite_planner_stats()
+
+
+# SQLite plans without statistics until someone runs ANALYZE, and without them it
+# reads "WHERE source = ? AND status = 'open'" through the index that starts with status
+# (half the table) instead of the one that starts with source (one board). These are
+# the shapes of a real database (100,000 postings, 500 boards, two statuses), written
+# the way SQLite documents for fixing plans ("Manual Control Of Query Plans Using
+# SQLITE_STAT Tables"); a later ANALYZE replaces them with measured ones.
+_STATS = {
+    ("postings", None): "100000",
+    ("postings", "sqlite_autoindex_postings_1"): "100000 200 1",
+    ("postings", "ix_postings_rank_sqlite"): "100000 50000 25000 20 2 1 1",
+    ("postings", "ix_postings_company_key"): "100000 200",
+    ("postings", "ix_postings_source_key"): "100000 200",
+    ("postings", "ix_postings_first_seen"): "100000 20",
+    ("outbox", None): "100000",
+    ("outbox", "sqlite_autoindex_outbox_1"): "100000 1",
+    ("outbox", "ix_outbox_pending_due"): "100 2",
+    ("outbox", "ix_outbox_pending_channel"): "100 5 1",
+    ("outbox", "ix_outbox_item"): "100000 50000 10",
+    ("stories", None): "50000",
+    ("stories", "sqlite_autoindex_stories_1"): "50000 500 1",
+    ("stories", "ix_stories_cluster_id"): "50000 3",
+    ("stories", "ix_stories_first_seen"): "50000 5",
+    ("stories", "ix_stories_url"): "50000 2",
+    ("subscriptions", None): "10000",
+    ("subscriptions", "ix_subscriptions_channel"): "10000 3",
+}
+
+
+def _sqlite_planner_stats() -> None:
+    op.execute("ANALYZE")  # creates sqlite_stat1
+    stat1 = sa.table("sqlite_stat1", sa.column("tbl"), sa.column("idx"), sa.column("stat"))
+    for (table, index), stat in _STATS.items():
+        op.execute(
+            stat1.delete().where(
+                stat1.c.tbl == table,
+                stat1.c.idx.is_(None) if index is None else stat1.c.idx == index,
+            )
+        )
+        op.execute(stat1.insert().values(tbl=table, idx=index, stat=stat))
+    op.execute("ANALYZE sqlite_schema")  # this connection reloads them
+
 
 def downgrade() -> None:
     for table in (
@@ -223,6 +293,7 @@ def downgrade() -> None:
         "subscriptions",
         "stories",
         "story_clusters",
+        "source_companies",
         "postings",
         "source_state",
     ):
