@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from bot.errors import StorageError
@@ -21,11 +22,12 @@ from bot.http import Validator
 from bot.models import Subscription
 from storage import Store, open_store, upgrade
 from storage._engine import create_engine
-from storage._migrate import include_object_for
+from storage._migrate import MIGRATIONS_DIR, include_object_for
 from storage.schema import metadata
 
 T0 = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
-HEAD_REVISION = "0003"  # the newest migration in storage/migrations/versions
+# the newest migration in storage/migrations/versions
+HEAD_REVISION = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 TABLES = {
     "source_state",
     "postings",
@@ -181,14 +183,21 @@ async def test_unreachable_postgresql_is_a_storage_error():
             pass
 
 
-async def test_locked_sqlite_is_a_storage_error(sqlite_url, tmp_path):
-    await upgrade(sqlite_url)
+async def test_locked_sqlite_is_a_storage_error_and_readers_do_not_wait(sqlite_url, tmp_path):
+    async with open_store(sqlite_url) as setup:
+        await setup.set_meta("commands", "old")
+        await setup.add_subscription(Subscription(id=0, channel="discord:1", created_at=T0))
     store = Store(create_engine(sqlite_url, busy_timeout_ms=50))
+    # Another process (a poller) is in the middle of a write transaction.
     blocker = sqlite3.connect(tmp_path / "marquee.db", isolation_level=None)
     try:
-        blocker.execute("BEGIN EXCLUSIVE")
+        blocker.execute("BEGIN IMMEDIATE")
+        blocker.execute("UPDATE meta SET value = 'uncommitted'")
         with pytest.raises(StorageError, match="locked"):
             await store.set_meta("commands", "abc")
+        # WAL: reads go on, and see the last committed state
+        assert await store.get_meta("commands") == "old"
+        assert len(await store.subscriptions()) == 1
         blocker.execute("ROLLBACK")
         await store.set_meta("commands", "abc")
         assert await store.get_meta("commands") == "abc"
