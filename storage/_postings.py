@@ -436,8 +436,15 @@ class PostingQueries(StoreBase):
                 )
             )
         ).all()
-        await self._touch(
-            conn, source, [], everything_open=True, reopen=[], listing_hashes={}, at=at
+        await conn.execute(
+            update(postings)
+            .where(
+                postings.c.source == source,
+                postings.c.status == "open",
+                postings.c.miss_count == 0,
+                postings.c.last_seen <= at - LAST_SEEN_RESOLUTION,
+            )
+            .values(last_seen=at)
         )
         closing = await self._miss(conn, missing, at=at)
         events = [

@@ -256,11 +256,15 @@ async def test_not_modified_keeps_what_was_there_and_closes_what_was_missing(sto
     # The next poll is a 304: the listing is the one that lacked 3, so 3 is missing twice.
     events = await store.apply_not_modified("netflix", at=T0 + 2 * POLL, route=route)
     assert kinds(events) == [("closed", "3")]
+    assert events[0].posting.last_seen == T0  # the last listing that showed it
     assert route.calls == [events]
     assert await store.count_listings() == 2
-    # More 304s change nothing.
+    # More 304s report nothing; what is listed stays seen.
+    later = T0 + timedelta(hours=5)
     assert await store.apply_not_modified("netflix", at=T0 + 3 * POLL, route=route) == []
-    assert await store.count_listings() == 2
+    assert await store.apply_not_modified("netflix", at=later, route=route) == []
+    assert [p.last_seen for p in await store.listings()] == [later, later]
+    assert (await store.posting(events[0].posting.id)).last_seen == T0
 
 
 async def test_unchanged_ids_stay_open_without_being_rewritten(store):
