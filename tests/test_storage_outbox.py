@@ -216,3 +216,16 @@ async def test_digest_claims_across_processes(db_url):
         day = date(2026, 3, 8)
         results = await asyncio.gather(*(s.claim_digest(9, day, at=T0) for s in [s1, s2] * 5))
     assert results.count(True) == 1
+
+
+async def test_a_worker_renews_only_the_claims_it_holds(store):
+    await store.enqueue([alert("discord:1", 1), alert("discord:2", 2)], at=T0)
+    rows = await store.claim_due(now=T0, worker="a", lease_seconds=30)
+    ids = [row.id for row in rows]
+    assert await store.renew_claims(ids, worker="b", until=T0 + timedelta(minutes=5)) == 0
+    assert await store.renew_claims(ids, worker="a", until=T0 + timedelta(minutes=5)) == 2
+    # past the first lease, still a's
+    assert await store.claim_due(now=T0 + timedelta(seconds=45), worker="b") == []
+    await store.mark_sent(ids[0], at=T0, message_ref="m")
+    assert await store.renew_claims(ids, worker="a", until=T0 + timedelta(minutes=9)) == 1
+    assert await store.renew_claims([], worker="a", until=T0) == 0
