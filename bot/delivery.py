@@ -5,17 +5,25 @@ sending and marking may resend; the idempotency key (stable per row) lets Discor
 drop the duplicate. Updates and closures edit the original alert when its message
 reference is known, else they are sent as new messages. A permanent platform error
 pauses the channel's subscriptions with the reason; a transient one retries with
-backoff.
+backoff (capped, so delivery resumes soon after an outage) until the alert is older than
+``give_up_after``.
+
+Claims are short leases renewed while the worker holds them (a heartbeat), so the rows
+of a worker killed mid-send are handed out again within ``lease`` seconds, not minutes.
+Each channel's order holds within a batch too: once a row of a channel fails for now,
+the batch's later rows of that channel go back unsent, to follow it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
-from bot.errors import PermanentDeliveryError, TransientDeliveryError
+from bot.errors import PermanentDeliveryError, StorageError, TransientDeliveryError
 from bot.models import OutboxRow, PostingEvent, StoryEvent
 from bot.platforms.base import Platform, split_channel
 from handlers.alerts import posting_alert, story_alert
@@ -26,7 +34,15 @@ __all__ = ["Delivery", "idempotency_key"]
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 12
+#: A transient failure is retried until the alert is this old (an outage of hours
+#: delays alerts; only one of days loses them).
+GIVE_UP_AFTER = timedelta(days=2)
+#: The longest wait between two attempts: after an outage, delivery resumes within it.
+MAX_RETRY_DELAY = 900.0
+
+_Outcome = Literal["sent", "settled", "waits"]
+#: Seconds a claim lasts unless renewed; renewed every third of it while delivering.
+LEASE = 15.0
 
 
 def idempotency_key(row: OutboxRow) -> str:
@@ -49,11 +65,15 @@ class Delivery:
         worker: str = "local",
         batch: int = 50,
         clock: Callable[[], datetime] = _utcnow,
+        lease: float = LEASE,
+        give_up_after: timedelta = GIVE_UP_AFTER,
     ) -> None:
         self.store = store
         self.platforms = dict(platforms)
         self.worker = worker
         self.batch = batch
+        self.lease = lease
+        self.give_up_after = give_up_after
         self._clock = clock
         self.wakeup = asyncio.Event()
 
@@ -65,12 +85,52 @@ class Delivery:
                 now=self._clock(),
                 limit=self.batch,
                 worker=self.worker,
+                lease_seconds=self.lease,
                 platforms=tuple(self.platforms),
             )
             if not rows:
                 return sent
-            for row in rows:
-                sent += await self._deliver(row)
+            held = {row.id for row in rows}
+            heartbeat = asyncio.create_task(self._renew(held))
+            waiting: set[str] = set()  # channels whose earlier row waits for a retry
+            try:
+                for row in rows:
+                    if row.entry.channel in waiting:
+                        await self._follow(row)
+                    else:
+                        outcome = await self._deliver(row)
+                        sent += outcome == "sent"
+                        if outcome == "waits":
+                            waiting.add(row.entry.channel)
+                    held.discard(row.id)
+            finally:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
+
+    async def _renew(self, held: set[int]) -> None:
+        """Keep this worker's claim on the rows it still holds while it delivers."""
+        while True:
+            await asyncio.sleep(self.lease / 3)  # a heartbeat, not a wait for work
+            if not held:
+                continue
+            try:
+                await self.store.renew_claims(
+                    set(held),
+                    worker=self.worker,
+                    until=self._clock() + timedelta(seconds=self.lease),
+                )
+            except StorageError as err:
+                log.warning("could not renew the claim on %d alert(s): %s", len(held), err)
+
+    async def _follow(self, row: OutboxRow) -> None:
+        """Hand a row back unsent: an earlier row of its channel waits for a retry, and
+        the claim query keeps it back until that one went out."""
+        await self.store.mark_retry(
+            row.id,
+            error=row.last_error or "waiting for an earlier alert to this channel",
+            retry_at=self._clock(),
+        )
 
     async def run_forever(self, stop: asyncio.Event, *, idle: float = 5.0) -> None:
         """Deliver until ``stop`` is set; wakes early when ``wakeup`` is set."""
@@ -88,7 +148,9 @@ class Delivery:
             for w in waiters:
                 w.cancel()
 
-    async def _deliver(self, row: OutboxRow) -> int:
+    async def _deliver(self, row: OutboxRow) -> _Outcome:
+        """Send (or edit) one row: ``sent``, ``settled`` (done without a message, or
+        failed for good) or ``waits`` (back in the outbox for a retry)."""
         entry = row.entry
         platform_name, channel_id = split_channel(entry.channel)
         platform = self.platforms.get(platform_name)
@@ -98,17 +160,17 @@ class Delivery:
                 error=f"platform {platform_name} not running",
                 retry_at=self._clock() + timedelta(minutes=5),
             )
-            return 0
+            return "waits"
         reply, edit_ref = await self._reply(row)
         if entry.event in ("updated", "closed") and edit_ref is None:
             # Nothing to edit: this channel was never alerted about the item (it was in a
             # source's baseline, or matched no subscription then). An edit of an alert
             # nobody saw would be noise, so the row is settled without a message.
             await self.store.mark_sent(row.id, at=self._clock(), message_ref=None)
-            return 0
+            return "settled"
         if reply is None:
             await self.store.mark_failed(row.id, error="the item no longer exists")
-            return 0
+            return "settled"
         try:
             ref = None
             if edit_ref is not None:
@@ -128,8 +190,7 @@ class Delivery:
             if ref is None:
                 ref = await platform.send(channel_id, reply, idempotency_key=idempotency_key(row))
         except TransientDeliveryError as err:
-            await self._retry(row, str(err), err.retry_after)
-            return 0
+            return "waits" if await self._retry(row, str(err), err.retry_after) else "settled"
         except PermanentDeliveryError as err:
             await self.store.mark_failed(row.id, error=str(err))
             paused = await self.store.pause_channel(entry.channel, str(err))
@@ -139,22 +200,27 @@ class Delivery:
                 err,
                 paused,
             )
-            return 0
+            return "settled"
         await self.store.mark_sent(row.id, at=self._clock(), message_ref=ref)
-        return 1
+        return "sent"
 
-    async def _retry(self, row: OutboxRow, error: str, retry_after: float | None) -> None:
-        if row.attempts + 1 >= MAX_ATTEMPTS:
+    async def _retry(self, row: OutboxRow, error: str, retry_after: float | None) -> bool:
+        """Back to the outbox with backoff (``True``), or failed when it is too old."""
+        now = self._clock()
+        created = row.created_at
+        if created is not None and created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        if created is not None and now - created > self.give_up_after:
             await self.store.mark_failed(
-                row.id, error=f"gave up after {row.attempts + 1} attempts: {error}"
+                row.id, error=f"gave up after {row.attempts} attempts over {now - created}: {error}"
             )
-            return
-        delay = min(3600.0, 5.0 * 2**row.attempts)
+            return False
+        # row.attempts counts this one (the claim added it): 5 s, 10 s, 20 s, ... 15 min
+        delay = min(MAX_RETRY_DELAY, 5.0 * 2 ** max(0, min(row.attempts - 1, 20)))
         if retry_after is not None:
-            delay = max(delay, retry_after)
-        await self.store.mark_retry(
-            row.id, error=error, retry_at=self._clock() + timedelta(seconds=delay)
-        )
+            delay = max(delay, min(retry_after, MAX_RETRY_DELAY))
+        await self.store.mark_retry(row.id, error=error, retry_at=now + timedelta(seconds=delay))
+        return True
 
     async def _reply(self, row: OutboxRow) -> tuple[Reply | None, str | None]:
         """The reply for a row, and the message to edit instead of posting (if any)."""
