@@ -2,8 +2,31 @@
 
 Nothing opens a connection at import time (STYLE.md, habit 7). ``open_app`` opens the
 database (applying migrations), the shared HTTP client and the sources; ``run``
-adds the platforms, the poll scheduler, the delivery worker and the digest scheduler,
-and tears everything down in reverse order on exit or signal.
+adds the platforms, the poller, the delivery worker and the digest scheduler, and
+tears everything down in reverse order on exit or signal.
+
+Several instances share one PostgreSQL database with no coordinator of their own
+(issue 9), and ``marquee run --role`` splits the work between processes:
+
+==========  =================================================================
+``all``     everything below, in one process (the default; the only sensible
+            choice on SQLite)
+``poller``  scheduled polls: each source by one instance at a time, under a lease
+            in the database (:mod:`bot.poller`); alerts go into the outbox
+``worker``  delivery (outbox claims skip rows another worker holds) and daily
+            digests (claimed once per subscription and day), with sending-only
+            platform clients: Discord over REST without a gateway session, Slack's
+            Web API without a server
+``discord`` the Discord front end: gateway session(s) answering slash commands,
+            ``[discord] shard_ids`` of ``shard_count`` when sharded
+``slack``   the Slack front end: the HTTP endpoint (or Socket Mode) answering
+            commands, and the OAuth install pages
+==========  =================================================================
+
+Front ends do not deliver: alerts and digests reach every platform through the
+workers, so a deployment with front ends needs at least one ``worker`` (or ``all``).
+Every process serves ``/healthz`` and ``/metrics`` on ``[health] port`` when set
+(``--health-port``), and the Slack front end on its own port too.
 """
 
 from __future__ import annotations
@@ -11,28 +34,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import signal
-from collections.abc import AsyncIterator, Sequence
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from typing import Any
 
 from bot.config import Config
 from bot.delivery import Delivery
 from bot.enrich import EnrichSettings
 from bot.enrich.rates import DEFAULT_RATES
+from bot.errors import ConfigError, StorageError
+from bot.health import HealthServer, Metrics
 from bot.http import USER_AGENT, HttpClient, HttpSettings
-from bot.models import Subscription
+from bot.models import OutboxRow, Subscription
 from bot.pipeline import Backoff, Pipeline
 from bot.platforms.base import Platform
 from bot.platforms.console import ConsolePlatform
 from bot.platforms.wiring import handler_settings
+from bot.poller import Poller, PollerSettings
 from bot.sources import Source, make_source
 from handlers import HandlerSettings
 from storage import Router, Store, open_store
 
-__all__ = ["CONSOLE_CHANNEL", "App", "open_app", "run"]
+__all__ = ["CONSOLE_CHANNEL", "ROLES", "App", "health_report", "instance_id", "open_app", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +81,20 @@ class App:
     platforms: dict[str, Platform] = field(default_factory=dict)
     router: Router | None = None
     handler_settings: HandlerSettings | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    #: the process's /healthz report (``marquee run``), also served by Slack's endpoint
+    health: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
     async def refresh_router(self) -> None:
         """Rebuild the matcher from the current subscriptions (once per poll cycle)."""
         from bot.matching import build_router
 
         self.router = build_router(await self.subscriptions())
+
+    async def refresh_and_get_router(self) -> Router | None:
+        """:meth:`refresh_router`, returning the new router."""
+        await self.refresh_router()
+        return self.router
 
     def select(self, names: Sequence[str] | None = None) -> list[Source]:
         """The enabled sources, or exactly the named ones (enabled or not)."""
@@ -137,53 +175,141 @@ async def poll_cycle(
     )
 
 
-async def run(config: Config, *, role: str = "all") -> None:
-    """``marquee run``: poll on schedule, deliver, post digests and serve the platforms
-    until SIGINT/SIGTERM."""
+ROLES = ("all", "poller", "worker", "discord", "slack")
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """What a role runs in this process (issue 9, item 2)."""
+
+    poll: bool  # scheduled polls under source leases
+    deliver: bool  # the outbox and the digests, with a sending client per platform
+    discord: bool  # the Discord front end: a gateway session answering commands
+    slack: bool  # the Slack front end: HTTP endpoint (or Socket Mode) answering commands
+
+
+def _parts(config: Config, role: str) -> _Parts:
+    if role not in ROLES:
+        raise ConfigError("--role", f"expected one of {', '.join(ROLES)}, got {role!r}")
+    if role == "discord" and not config.discord_enabled:
+        raise ConfigError("--role", "discord needs DISCORD_TOKEN in the environment")
+    if role == "slack" and not config.slack_enabled:
+        raise ConfigError(
+            "--role",
+            "slack needs SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN, "
+            "or [slack] client_id with SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET",
+        )
+    every = role == "all"
+    return _Parts(
+        poll=every or role == "poller",
+        deliver=every or role == "worker",
+        discord=(every or role == "discord") and config.discord_enabled,
+        slack=(every or role == "slack") and config.slack_enabled,
+    )
+
+
+def instance_id() -> str:
+    """This process among the instances: host, pid and a random part (pids repeat
+    across restarts and containers)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{random.getrandbits(24):06x}"
+
+
+async def run(config: Config, *, role: str = "all", health_port: int | None = None) -> None:
+    """``marquee run``: the parts of Marquee ``role`` names (``all``: everything), until
+    SIGINT/SIGTERM. ``health_port`` overrides ``[health] port``."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+    parts = _parts(config, role)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
 
+    instance = instance_id()
+    metrics = Metrics()
+    started = time.monotonic()
     async with AsyncExitStack() as stack:
         app = await stack.enter_async_context(open_app(config))
+        app.metrics = metrics
         scheduler = AsyncIOScheduler(timezone=UTC)
         stack.callback(lambda: scheduler.shutdown(wait=False) if scheduler.running else None)
-        delivery = Delivery(app.store, {}, worker=f"marquee-{random.getrandbits(32):08x}")
+        delivery = _MeteredDelivery(app.store, {}, worker=instance, metrics=metrics)
         digests = None
-        if role in ("all", "worker"):
+        if parts.deliver:
             from bot.digests import DigestScheduler
+
+            def digest_queued() -> None:
+                metrics.inc("marquee_alerts_queued_total", kind="digest")
+                delivery.wakeup.set()
 
             digests = DigestScheduler(
                 app.store,
                 scheduler=scheduler,
                 settings=handler_settings(config),
                 grace=config.digest.grace,
-                on_queued=delivery.wakeup.set,
+                on_queued=digest_queued,
             )
         # commands that change subscriptions reschedule that channel's digests at once
+        # (in a front-end-only process the workers' periodic sweep picks them up)
         app.handler_settings = handler_settings(
             config, on_subscriptions_changed=digests.notify if digests else None
         )
-        platforms = await _open_platforms(app, stack, role)
-        app.platforms = delivery.platforms = platforms
-        if "console" in platforms:
+        poller: Poller | None = None
+        if parts.poll:
+            poller = Poller(
+                app.store,
+                app.pipeline,
+                app.select,
+                owner=instance,
+                settings=PollerSettings(
+                    lease=config.polling.lease,
+                    check_every=config.polling.check_every,
+                    jitter=config.polling.jitter,
+                    concurrency=config.polling.concurrency,
+                ),
+                refresh_router=app.refresh_and_get_router,
+                on_polled=lambda s: (
+                    delivery.wakeup.set() if s.new or s.updated or s.closed else None
+                ),
+                metrics=metrics,
+            )
+
+        async def report() -> dict[str, Any]:
+            return await health_report(
+                app, role=role, instance=instance, started=started, poller=poller
+            )
+
+        app.health = report
+        metrics.gauge(
+            "marquee_outbox_backlog", "Alerts waiting to be delivered", app.store.outbox_backlog
+        )
+        metrics.gauge("marquee_up", "1 while this process runs", lambda: 1)
+        port = health_port if health_port is not None else config.health.port
+        if port is not None:
+            await stack.enter_async_context(HealthServer(config.health.host, port, report, metrics))
+
+        platforms = await _open_platforms(app, stack, parts)
+        app.platforms = platforms
+        senders = {name: p for name, p in platforms.items() if parts.deliver}
+        delivery.platforms = senders
+        if "console" in senders:
             await app.ensure_console_subscription()
-        if role in ("all", "poller"):
-            _schedule_polls(app, scheduler, delivery)
         if digests is not None:
             await digests.start()
             stack.push_async_callback(digests.shutdown)
         scheduler.start()
         tasks = []
-        if role in ("all", "worker") and platforms:
-            tasks.append(asyncio.create_task(delivery.run_forever(stop)))
+        if parts.deliver and senders:
+            tasks.append(asyncio.create_task(delivery.run_forever(stop), name="delivery"))
+        if poller is not None:
+            tasks.append(asyncio.create_task(poller.run_forever(stop), name="poller"))
         log.info(
-            "marquee running: %d sources, platforms: %s",
+            "marquee running as %s (%s): %d sources%s, platforms: %s",
+            role,
+            instance,
             len(app.select()),
+            "" if parts.poll else " (not polled here)",
             ", ".join(platforms) or "none",
         )
         await stop.wait()
@@ -192,45 +318,99 @@ async def run(config: Config, *, role: str = "all") -> None:
             await t
 
 
-def _schedule_polls(app: App, scheduler, delivery: Delivery) -> None:
-    """One interval job per source, with jitter, starting staggered."""
-    polling = app.config.polling
-    now = datetime.now(UTC)
+class _MeteredDelivery(Delivery):
+    """The delivery worker, counting what it sends and how long alerts waited."""
 
-    async def poll_job(name: str) -> None:
-        src = app.sources[name]
-        await app.refresh_router()
-        summary = await app.pipeline.poll(src, force=False)
-        if summary.new or summary.updated or summary.closed:
-            delivery.wakeup.set()
-
-    for i, src in enumerate(app.select()):
-        interval = src.config.interval
-        scheduler.add_job(
-            poll_job,
-            "interval",
-            args=[src.config.name],
-            seconds=interval,
-            jitter=interval * polling.jitter,
-            id=f"poll:{src.config.name}",
-            next_run_time=now + timedelta(seconds=min(30.0, i * 0.5)),
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=int(interval),
+    def __init__(self, *args: Any, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.metrics = metrics
+        metrics.counter("marquee_alerts_sent_total", "Alerts the platforms accepted, by platform")
+        metrics.counter(
+            "marquee_delivery_failures_total",
+            "Delivery attempts that did not send, by platform and outcome",
+        )
+        metrics.histogram(
+            "marquee_delivery_latency_seconds",
+            "From queueing an alert to the platform accepting it",
         )
 
+    async def _deliver(self, row: OutboxRow):  # type: ignore[no-untyped-def]
+        outcome = await super()._deliver(row)
+        platform = row.entry.channel.partition(":")[0]
+        if outcome in (1, "sent"):
+            self.metrics.inc("marquee_alerts_sent_total", platform=platform)
+            created = row.created_at
+            if created is not None:
+                latency = (datetime.now(UTC) - created).total_seconds()
+                self.metrics.observe(
+                    "marquee_delivery_latency_seconds", max(0.0, latency), platform=platform
+                )
+        elif outcome != "settled":
+            self.metrics.inc("marquee_delivery_failures_total", platform=platform, outcome="retry")
+        return outcome
 
-async def _open_platforms(app: App, stack: AsyncExitStack, role: str) -> dict[str, Platform]:
+
+async def health_report(
+    app: App,
+    *,
+    role: str,
+    instance: str,
+    started: float,
+    poller: Poller | None = None,
+) -> dict[str, Any]:
+    """``/healthz``: the database, the live source leases (who polls what), the outbox
+    backlog and the platforms of this process. ``ok`` is false when the database does
+    not answer or a platform this process runs is down."""
+    now = datetime.now(UTC)
+    report: dict[str, Any] = {
+        "ok": True,
+        "role": role,
+        "instance": instance,
+        "uptime_seconds": round(time.monotonic() - started, 1),
+    }
+    try:
+        backlog = await app.store.outbox_backlog()
+        leases = await app.store.source_leases(now=now)
+    except StorageError as err:
+        report["ok"] = False
+        report["database"] = {"ok": False, "engine": app.store.dialect, "error": str(err)}
+    else:
+        report["database"] = {"ok": True, "engine": app.store.dialect}
+        report["outbox_backlog"] = backlog
+        report["leases"] = [
+            {
+                "source": lease.name,
+                "owner": lease.owner,
+                "until": lease.until.isoformat(),
+                "mine": lease.owner == instance,
+            }
+            for lease in leases
+        ]
+    if poller is not None:
+        report["polls_running"] = poller.busy()
+    platforms: dict[str, Any] = {}
+    for name, platform in app.platforms.items():
+        ready = getattr(platform, "ready", True)
+        platforms[name] = {"ok": bool(ready)}
+        if not ready:
+            report["ok"] = False
+    report["platforms"] = platforms
+    return report
+
+
+async def _open_platforms(app: App, stack: AsyncExitStack, parts: _Parts) -> dict[str, Platform]:
+    """The platforms this role needs: a front end answers commands; a worker needs
+    only sending clients (Discord over REST, Slack's Web API) and takes no shard."""
     config = app.config
     platforms: dict[str, Platform] = {}
-    if config.discord_enabled and role in ("all", "worker", "discord"):
+    if config.discord_enabled and (parts.discord or parts.deliver):
         from bot.platforms.wiring import open_discord
 
-        platforms["discord"] = await open_discord(app, stack)
-    if config.slack_enabled and role in ("all", "worker", "slack"):
+        platforms["discord"] = await open_discord(app, stack, gateway=parts.discord)
+    if config.slack_enabled and (parts.slack or parts.deliver):
         from bot.platforms.wiring import open_slack
 
-        platforms["slack"] = await open_slack(app, stack)
-    if not platforms:
+        platforms["slack"] = await open_slack(app, stack, serve=parts.slack)
+    if not platforms and parts.deliver:
         platforms["console"] = ConsolePlatform(colour=config.alerts.console_colour)
     return platforms

@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=["all", "poller", "worker", "discord", "slack"],
         help="which part of Marquee this process runs (default: all)",
     )
+    r.add_argument(
+        "--health-port",
+        type=int,
+        metavar="PORT",
+        help="serve /healthz and /metrics on this port (overrides [health] port; 0: any free)",
+    )
 
     po = sub.add_parser("poll", help="poll the sources once and print a summary")
     po.add_argument(
@@ -156,7 +162,7 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
         case "run":
             from bot.app import run
 
-            await run(config, role=args.role)
+            await run(config, role=args.role, health_port=args.health_port)
             return 0
         case "poll":
             return await commands.poll_once(

@@ -28,6 +28,7 @@ __all__ = [
     "Config",
     "DatabaseConfig",
     "DiscordConfig",
+    "HealthConfig",
     "PollingConfig",
     "Secrets",
     "SlackConfig",
@@ -86,6 +87,10 @@ class PollingConfig:
     backoff_base: float = 60.0
     backoff_max: float = 6 * 3600.0
     disable_after: float = 2 * 86400.0  # a source failing this long is disabled
+    # Several instances (issue 9): a poll holds a lease on its source for this long,
+    # renewed while it runs; each instance looks for due sources every check_every.
+    lease: float = 120.0
+    check_every: float = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,8 @@ class DiscordConfig:
     gateway_url: str | None = None
     guild_ids: tuple[int, ...] = ()
     application_id: int | None = None
+    shard_count: int | None = None  # set: an AutoShardedClient with this many shards
+    shard_ids: tuple[int, ...] = ()  # the shards this process runs (default: all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +138,16 @@ class SlackConfig:
     api_base: str | None = None
     who_may_subscribe: str | tuple[str, ...] = "everyone"
     public_url: str | None = None  # for the manifest: where Slack reaches us
+    client_id: str | None = None  # set: installs through OAuth, one token per workspace
+
+
+@dataclass(frozen=True, slots=True)
+class HealthConfig:
+    """``/healthz`` and ``/metrics`` on their own port (``None``: not served, except by
+    the Slack front end on its own port)."""
+
+    host: str = "127.0.0.1"
+    port: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +158,7 @@ class Secrets:
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_app_token: str | None = field(default=None, repr=False)
+    slack_client_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Secrets:
@@ -150,6 +168,7 @@ class Secrets:
             env.get("SLACK_BOT_TOKEN") or None,
             env.get("SLACK_SIGNING_SECRET") or None,
             env.get("SLACK_APP_TOKEN") or None,
+            env.get("SLACK_CLIENT_SECRET") or None,
         )
 
     def values(self) -> tuple[str, ...]:
@@ -161,6 +180,7 @@ class Secrets:
                 self.slack_bot_token,
                 self.slack_signing_secret,
                 self.slack_app_token,
+                self.slack_client_secret,
             )
             if v
         )
@@ -177,6 +197,7 @@ class Config:
     commands: CommandsConfig = field(default_factory=CommandsConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
     sources: tuple[SourceConfig, ...] = ()
     secrets: Secrets = field(default_factory=Secrets)
     path: Path | None = None  # the file it came from
@@ -188,7 +209,16 @@ class Config:
     @property
     def slack_enabled(self) -> bool:
         s = self.secrets
+        if self.slack_oauth:
+            return True
         return bool(s.slack_bot_token and (s.slack_signing_secret or s.slack_app_token))
+
+    @property
+    def slack_oauth(self) -> bool:
+        """Slack installs through OAuth (many workspaces): ``[slack] client_id`` is set
+        (its secrets, ``SLACK_CLIENT_SECRET`` and ``SLACK_SIGNING_SECRET``, are checked
+        when Slack starts)."""
+        return bool(self.slack.client_id)
 
     def source(self, name: str) -> SourceConfig:
         for src in self.sources:
@@ -329,6 +359,25 @@ def _guild_ids(value: object, key: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _shard_ids(value: object, key: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(key, f"expected a non-empty list of shard numbers, got {value!r}")
+    out: list[int] = []
+    for i, item in enumerate(value):
+        if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+            raise ConfigError(f"{key}[{i}]", f"expected a shard number (0 or more), got {item!r}")
+        if item in out:
+            raise ConfigError(f"{key}[{i}]", f"shard {item} is listed twice")
+        out.append(item)
+    return tuple(out)
+
+
+def _port(value: object, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ConfigError(key, f"expected a port number (0 picks a free one), got {value!r}")
+    return value
+
+
 def _who(value: object, key: str) -> str | tuple[str, ...]:
     if isinstance(value, list):
         return tuple(_str(v, f"{key}[{i}]") for i, v in enumerate(value))
@@ -439,7 +488,15 @@ def parse_config(
         backoff_base=p.get("backoff_base", parse_duration, PollingConfig().backoff_base),
         backoff_max=p.get("backoff_max", parse_duration, PollingConfig().backoff_max),
         disable_after=p.get("disable_after", parse_duration, PollingConfig().disable_after),
+        lease=p.get("lease", parse_duration, PollingConfig().lease),
+        check_every=p.get("check_every", parse_duration, PollingConfig().check_every),
     )
+    if polling.lease < 1:
+        raise ConfigError("polling.lease", f"at least 1 second, got {polling.lease:g}")
+    if not 0.1 <= polling.check_every <= 3600:
+        raise ConfigError(
+            "polling.check_every", f"between 0.1 s and 1 h, got {polling.check_every:g}"
+        )
     p.finish()
 
     e = root.table("enrich")
@@ -482,7 +539,18 @@ def parse_config(
         gateway_url=dc.get("gateway_url", _url, None),
         guild_ids=dc.get("guild_ids", _guild_ids, ()),
         application_id=int(app_id) if app_id and app_id.isdigit() else None,
+        shard_count=dc.get("shard_count", _count, None),
+        shard_ids=dc.get("shard_ids", _shard_ids, ()),
     )
+    if discord.shard_ids and discord.shard_count is None:
+        raise ConfigError("discord.shard_ids", "needs discord.shard_count (the total of shards)")
+    for i, shard in enumerate(discord.shard_ids):
+        if discord.shard_count is not None and shard >= discord.shard_count:
+            raise ConfigError(
+                f"discord.shard_ids[{i}]",
+                f"shard {shard} does not exist with shard_count = {discord.shard_count} "
+                f"(shards are numbered 0 to {discord.shard_count - 1})",
+            )
     if app_id and not app_id.isdigit():
         raise ConfigError("discord.application_id", f"expected a numeric id, got {app_id!r}")
     dc.finish()
@@ -495,12 +563,25 @@ def parse_config(
         api_base=sc.get("api_base", _url, None),
         who_may_subscribe=sc.get("who_may_subscribe", _who, "everyone"),
         public_url=sc.get("public_url", _url, None),
+        client_id=sc.get("client_id", _opt_str, None),
     )
+    if slack.client_id is not None and not re.fullmatch(r"[0-9]+\.[0-9]+", slack.client_id):
+        raise ConfigError(
+            "slack.client_id",
+            f"expected the app's Client ID like '1234567890.1234567890', got {slack.client_id!r}",
+        )
     if not slack.path.startswith("/"):
         raise ConfigError("slack.path", f"must start with '/', got {slack.path!r}")
     if slack.port > 65535:
         raise ConfigError("slack.port", f"expected a port number, got {slack.port}")
     sc.finish()
+
+    he = root.table("health")
+    health = HealthConfig(
+        host=he.get("host", _str, HealthConfig().host),
+        port=he.get("port", _port, None),
+    )
+    he.finish()
 
     include_defaults = root.get("include_default_sources", _bool, "sources" not in data)
     raw_sources = root.get("sources", lambda v, k: v, [])
@@ -532,6 +613,7 @@ def parse_config(
         commands=commands,
         discord=discord,
         slack=slack,
+        health=health,
         sources=tuple(sources),
         secrets=Secrets.from_env(env),
         path=path,

@@ -18,6 +18,13 @@ Endpoints: discord.py reads its REST base from the class attribute
 those class attributes are set from :class:`DiscordSettings`, and they are restored on
 exit. They are process-wide: one Discord connection per process.
 
+Sharding (issue 9): with ``shard_count`` set the client is an
+:class:`discord.AutoShardedClient` running ``shard_ids`` (default: every shard) against
+``gateway_url`` (or Discord's gateway), so shard ranges can run in separate processes;
+Discord sends each server's interactions to the shard ``(guild_id >> 22) % shard_count``.
+With ``gateway=False`` the platform only logs in over REST: enough to send and edit
+alerts (``marquee run --role worker``), without taking interactions from a shard.
+
 Errors: ``send``/``edit`` raise :class:`~bot.errors.TransientDeliveryError` (5xx,
 timeouts, a rate limit longer than discord.py will wait) or
 :class:`~bot.errors.PermanentDeliveryError` with a reason a person can act on (Missing
@@ -124,11 +131,19 @@ class DiscordSettings:
     request_timeout: float = 45.0
     max_ratelimit_wait: float = 30.0
     defer_after: float = 2.0
+    #: total shards of the bot (``None``: no sharding, one plain client)
+    shard_count: int | None = None
+    #: the shards this process runs (empty: all of ``shard_count``)
+    shard_ids: tuple[int, ...] = ()
+    #: ``False``: REST only (send and edit), no gateway session, no commands answered
+    gateway: bool = True
 
     def __repr__(self) -> str:  # the token must not reach a log through a repr
         return (
             f"DiscordSettings(api_base={self.api_base!r}, gateway_url={self.gateway_url!r}, "
-            f"guild_ids={self.guild_ids!r}, sync_commands={self.sync_commands!r})"
+            f"guild_ids={self.guild_ids!r}, sync_commands={self.sync_commands!r}, "
+            f"shard_count={self.shard_count!r}, shard_ids={self.shard_ids!r}, "
+            f"gateway={self.gateway!r})"
         )
 
     def __post_init__(self) -> None:
@@ -151,6 +166,20 @@ class DiscordSettings:
         for key in ("guild_ready_timeout", "ready_timeout", "request_timeout"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"discord.{key}", "must be more than 0 seconds")
+        count = self.shard_count
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+            raise ConfigError("discord.shard_count", f"expected a whole number, got {count!r}")
+        if count is not None and count < 1:
+            raise ConfigError("discord.shard_count", f"at least 1, got {count}")
+        if self.shard_ids and count is None:
+            raise ConfigError("discord.shard_ids", "needs discord.shard_count")
+        for shard in self.shard_ids:
+            if count is not None and not 0 <= shard < count:
+                raise ConfigError(
+                    "discord.shard_ids", f"shard {shard} is not between 0 and {count - 1}"
+                )
+        if len(set(self.shard_ids)) != len(self.shard_ids):
+            raise ConfigError("discord.shard_ids", "a shard is listed twice")
 
 
 def _point_discord_py(settings: DiscordSettings) -> Callable[[], None]:
@@ -314,6 +343,17 @@ class _Client(discord.Client):
         await self._platform._on_interaction(interaction)
 
 
+class _ShardedClient(discord.AutoShardedClient):
+    """The same, running one or more shards of a sharded bot in this process."""
+
+    def __init__(self, platform: DiscordPlatform, **options: Any) -> None:
+        super().__init__(**options)
+        self._platform = platform
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await self._platform._on_interaction(interaction)
+
+
 class DiscordPlatform:
     """Marquee on Discord: the delivery :class:`~bot.platforms.base.Platform` and the
     slash-command front end, as one async context manager.
@@ -346,7 +386,7 @@ class DiscordPlatform:
         self._complete_company = complete_company
         self._load_hash = load_commands_hash
         self._save_hash = save_commands_hash
-        self._client: _Client | None = None
+        self._client: _Client | _ShardedClient | None = None
         self._runner: asyncio.Task[None] | None = None
         self._restore: Callable[[], None] | None = None
         self._logged_in = False
@@ -369,31 +409,55 @@ class DiscordPlatform:
         self._restore = _point_discord_py(self.settings)
         intents = discord.Intents.none()
         intents.guilds = True  # no privileged intents: interactions need none at all
-        self._client = _Client(
-            self,
-            intents=intents,
-            allowed_mentions=discord.AllowedMentions.none(),
-            guild_ready_timeout=self.settings.guild_ready_timeout,
-            max_messages=None,
-            chunk_guilds_at_startup=False,
-            member_cache_flags=discord.MemberCacheFlags.none(),
-            max_ratelimit_timeout=self.settings.max_ratelimit_wait,
-        )
+        options: dict[str, Any] = {
+            "intents": intents,
+            "allowed_mentions": discord.AllowedMentions.none(),
+            "guild_ready_timeout": self.settings.guild_ready_timeout,
+            "max_messages": None,
+            "chunk_guilds_at_startup": False,
+            "member_cache_flags": discord.MemberCacheFlags.none(),
+            "max_ratelimit_timeout": self.settings.max_ratelimit_wait,
+        }
+        if self.settings.shard_count is not None:
+            self._client = _ShardedClient(
+                self,
+                shard_count=self.settings.shard_count,
+                shard_ids=list(self.settings.shard_ids) or None,
+                **options,
+            )
+        else:
+            self._client = _Client(self, **options)
         try:
             await self._login()
+            if not self.settings.gateway:
+                log.info("Discord: logged in over REST only (sending, no gateway session)")
+                return self
             if self.settings.sync_commands:
                 await self.sync_commands()
             await self._connect()
         except BaseException:
             await self._shutdown()
             raise
+        shards = ""
+        if self.settings.shard_count is not None:
+            ids = self.settings.shard_ids or tuple(range(self.settings.shard_count))
+            shards = f", shard(s) {', '.join(map(str, ids))} of {self.settings.shard_count}"
         log.info(
-            "Discord ready as %s (application %s, %d server(s))",
+            "Discord ready as %s (application %s, %d server(s)%s)",
             self._client.user,
             self._client.application_id,
             len(self._client.guilds),
+            shards,
         )
         return self
+
+    @property
+    def ready(self) -> bool:
+        """Logged in, and (with a gateway) connected and past READY: for /healthz."""
+        client = self._client
+        if client is None or not self._logged_in or client.is_closed():
+            return False
+        return client.is_ready() if self.settings.gateway else True
 
     async def __aexit__(
         self,

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import math
 import re
@@ -53,17 +52,28 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError, SlackTokenRotationError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.errors import CommandError, ConfigError, PermanentDeliveryError, TransientDeliveryError
+from bot.errors import (
+    CommandError,
+    ConfigError,
+    PermanentDeliveryError,
+    StorageError,
+    TransientDeliveryError,
+)
+from bot.health import Metrics, healthz_response, metrics_response
 from bot.render.slack import ACTION_LINK, ACTION_RUN, decode_action_value, render
 from handlers.reply import Reply
 from handlers.spec import Caller, CommandSpec, Context
@@ -122,7 +132,7 @@ class SlackSettings:
     tuple of user ids. ``port=0`` picks a free port (see :attr:`SlackPlatform.url`).
     """
 
-    bot_token: str = field(repr=False)
+    bot_token: str | None = field(default=None, repr=False)
     signing_secret: str | None = field(default=None, repr=False)
     app_token: str | None = field(default=None, repr=False)
     host: str = "127.0.0.1"
@@ -140,11 +150,50 @@ class SlackSettings:
     max_retry_after: float = 30.0
     rate_limit_retries: int = 2
     server_error_retries: int = 2
+    #: ``False``: only the Web API client, for a process that delivers but does not
+    #: answer commands (``marquee run --role worker``): no server, no Socket Mode
+    serve: bool = True
+    #: OAuth install flow (issue 9): the app's Client ID and secret; each workspace's
+    #: token then comes from its installation, not from ``bot_token``
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    #: where Slack sends the installer back (``{public_url}/slack/oauth_redirect``);
+    #: ``None`` leaves it to the app's configured Redirect URL
+    redirect_uri: str | None = None
+    install_path: str = "/slack/install"
+    redirect_path: str = "/slack/oauth_redirect"
+    scopes: tuple[str, ...] = ("commands", "chat:write", "chat:write.public")
+    #: how long a workspace's token is reused by the sender before it is looked up again
+    token_cache_seconds: float = 60.0
 
     def __post_init__(self) -> None:
-        if not self.bot_token or not self.bot_token.strip():
+        if self.oauth:
+            if not self.client_secret or not self.client_secret.strip():
+                raise ConfigError(
+                    "SLACK_CLIENT_SECRET", "is required with [slack] client_id (OAuth installs)"
+                )
+            if self.bot_token:
+                raise ConfigError(
+                    "SLACK_BOT_TOKEN",
+                    "leave it unset with [slack] client_id: each workspace's token comes from "
+                    "its install (install your own workspace again through /slack/install)",
+                )
+            if self.app_token and self.serve:
+                raise ConfigError(
+                    "SLACK_APP_TOKEN",
+                    "OAuth installs need HTTP mode: unset it, or unset [slack] client_id",
+                )
+            for key in ("install_path", "redirect_path"):
+                value = getattr(self, key)
+                if not value.startswith("/") or value in ("/healthz", "/metrics", self.path):
+                    raise ConfigError(f"slack.{key}", f"not a usable path: {value!r}")
+        elif not self.bot_token or not self.bot_token.strip():
             raise ConfigError("SLACK_BOT_TOKEN", "is empty")
-        if not self.app_token and not (self.signing_secret and self.signing_secret.strip()):
+        if (
+            self.serve
+            and not self.app_token
+            and not (self.signing_secret and self.signing_secret.strip())
+        ):
             raise ConfigError(
                 "SLACK_SIGNING_SECRET", "is required in HTTP mode (or set SLACK_APP_TOKEN)"
             )
@@ -170,103 +219,49 @@ class SlackSettings:
 
     @property
     def socket_mode(self) -> bool:
-        return bool(self.app_token)
+        return bool(self.app_token) and not self.oauth
+
+    @property
+    def oauth(self) -> bool:
+        """Installs through OAuth, one token per workspace."""
+        return bool(self.client_id)
+
+    @property
+    def authorize_url(self) -> str:
+        """Slack's OAuth consent page, next to the Web API (``.../api/`` ->
+        ``.../oauth/v2/authorize``): GovSlack, proxies and tests follow ``api_base``."""
+        base = self.api_base.rstrip("/")
+        base = base[: -len("/api")] if base.endswith("/api") else base
+        return f"{base}/oauth/v2/authorize"
 
     @classmethod
     def from_config(cls, config: Any, **overrides: Any) -> SlackSettings:
         """From ``bot.config.Config`` (its ``slack`` table and ``secrets``)."""
+        from bot.platforms.slack_manifest import scopes_for
+
         sc, secrets = config.slack, config.secrets
         values: dict[str, Any] = {
-            "bot_token": secrets.slack_bot_token or "",
+            "bot_token": secrets.slack_bot_token,
             "signing_secret": secrets.slack_signing_secret,
             "app_token": secrets.slack_app_token,
             "host": sc.host,
             "port": sc.port,
             "path": sc.path,
             "who_may_subscribe": sc.who_may_subscribe,
+            "client_id": getattr(sc, "client_id", None),
+            "client_secret": getattr(secrets, "slack_client_secret", None),
+            "scopes": tuple(scopes_for(sc.who_may_subscribe)),
         }
+        public_url = getattr(sc, "public_url", None)
+        if values["client_id"] and public_url:
+            values["redirect_uri"] = public_url.rstrip("/") + "/slack/oauth_redirect"
         if sc.api_base:
             values["api_base"] = sc.api_base
         values.update(overrides)
         return cls(**values)
 
 
-# -- metrics -----------------------------------------------------------------------
-
-
-class Metrics:
-    """A few counters and gauges in Prometheus text format (no dependency needed)."""
-
-    def __init__(self) -> None:
-        self._help: dict[str, tuple[str, str]] = {}
-        self._counters: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
-        self._gauges: dict[str, Callable[[], float | Awaitable[float]]] = {}
-
-    def counter(self, name: str, help_text: str) -> None:
-        """Declare a counter (shown as 0 until incremented)."""
-        self._help[name] = ("counter", help_text)
-        self._counters.setdefault(name, {})
-
-    def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
-        """Add ``amount`` to a declared counter."""
-        series = self._counters.setdefault(name, {})
-        key = tuple(sorted(labels.items()))
-        series[key] = series.get(key, 0.0) + amount
-
-    def value(self, name: str, **labels: str) -> float:
-        """A counter's current value (tests, /healthz)."""
-        return self._counters.get(name, {}).get(tuple(sorted(labels.items())), 0.0)
-
-    def gauge(
-        self, name: str, help_text: str, read: Callable[[], float | Awaitable[float]]
-    ) -> None:
-        """Register a gauge read at each scrape, e.g. ``store.outbox_backlog`` (a plain
-        function or a coroutine function)."""
-        self._help[name] = ("gauge", help_text)
-        self._gauges[name] = read
-
-    async def render(self) -> str:
-        """The exposition text."""
-        lines: list[str] = []
-        for name in sorted(self._help):
-            kind, help_text = self._help[name]
-            lines.append(f"# HELP {name} {_help_escape(help_text)}")
-            lines.append(f"# TYPE {name} {kind}")
-            if kind == "gauge":
-                try:
-                    read = self._gauges[name]()
-                    value = float(await read if inspect.isawaitable(read) else read)
-                except Exception:  # a broken gauge must not break the scrape
-                    log.exception("metrics: gauge %s failed", name)
-                    continue
-                lines.append(f"{name} {_number(value)}")
-                continue
-            series = self._counters.get(name) or {(): 0.0}
-            for labels, value in sorted(series.items()):
-                lines.append(f"{name}{_labels(labels)} {_number(value)}")
-        return "\n".join(lines) + "\n"
-
-
-def _help_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def _labels(labels: tuple[tuple[str, str], ...]) -> str:
-    if not labels:
-        return ""
-    inner = ",".join(
-        f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'.replace(
-            "\n", "\\n"
-        )
-        for k, v in labels
-    )
-    return "{" + inner + "}"
-
-
-def _number(value: float) -> str:
-    if math.isnan(value) or math.isinf(value):
-        return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
-    return str(int(value)) if value == int(value) else repr(value)
+# -- logging -----------------------------------------------------------------------
 
 
 class _NoRequestBodies(logging.Filter):
@@ -363,6 +358,11 @@ class SlackPlatform:
     ``commands`` are the declarations (``handlers.COMMANDS``); ``dispatch(name, args,
     ctx)`` answers one (``functools.partial(handlers.dispatch, store, settings=...)``);
     ``parse_args(spec, text)`` reads slash-command text (``handlers.parse_text_args``).
+
+    With OAuth (``settings.client_id``), ``installations`` keeps each workspace's install
+    and ``oauth_states`` the install flow's one-time states (both slack_sdk store
+    interfaces; :mod:`bot.platforms.slack_oauth` implements them over Marquee's
+    database). ``health`` adds the process's report to ``/healthz``.
     """
 
     name = "slack"
@@ -375,8 +375,16 @@ class SlackPlatform:
         dispatch: Dispatch,
         parse_args: ParseArgs,
         metrics: Metrics | None = None,
+        installations: AsyncInstallationStore | None = None,
+        oauth_states: AsyncOAuthStateStore | None = None,
+        health: Callable[[], Awaitable[Mapping[str, Any]]] | None = None,
     ) -> None:
+        if settings.oauth and (installations is None or oauth_states is None):
+            raise ValueError("OAuth installs need an installation store and a state store")
         self.settings = settings
+        self._installations = installations
+        self._oauth_states = oauth_states
+        self._health = health
         self._specs = {spec.name: spec for spec in commands}
         self._dispatch = dispatch
         self._parse_args = parse_args
@@ -385,6 +393,7 @@ class SlackPlatform:
             ("marquee_slack_commands_total", "Slash commands and button clicks answered"),
             ("marquee_slack_messages_total", "Messages accepted by Slack, by method"),
             ("marquee_slack_errors_total", "Failures talking to Slack or answering, by kind"),
+            ("marquee_slack_installs_total", "Installs through /slack/install, by outcome"),
         ):
             self.metrics.counter(name, help_text)
         self._pacer = _Pacer(settings.pace_seconds)
@@ -396,6 +405,9 @@ class SlackPlatform:
         self._socket: AsyncSocketModeHandler | None = None
         self._socket_task: asyncio.Task[None] | None = None
         self._identity: dict[str, Any] = {}
+        # team id -> (looked up at, its bot's client): the sender's per-workspace tokens
+        self._team_clients: dict[str, tuple[float, AsyncWebClient]] = {}
+        self._rotator: AsyncTokenRotator | None = None
         self.app: AsyncApp | None = None
         self.port = 0
 
@@ -430,29 +442,46 @@ class SlackPlatform:
         timeout = aiohttp.ClientTimeout(total=settings.request_timeout)
         self._session = aiohttp.ClientSession(timeout=timeout)
         stack.push_async_callback(self._session.close)
-        self._client = AsyncWebClient(
-            token=settings.bot_token,
-            base_url=settings.api_base,
-            timeout=max(1, math.ceil(settings.request_timeout)),
-            session=self._session,
-            retry_handlers=_retry_handlers(settings),
-        )
+        # With OAuth this client has no token of its own: bolt gives each request a
+        # copy carrying its workspace's token, and the sender looks tokens up by team.
+        self._client = self._web_client(settings.bot_token)
+        if settings.oauth:
+            self._rotator = AsyncTokenRotator(
+                client_id=settings.client_id or "",
+                client_secret=settings.client_secret or "",
+                client=self._client,
+            )
+        if settings.bot_token:
+            await self._check_token()
+        if not settings.serve:
+            log.info(
+                "slack: Web API client only (%s)",
+                "per-workspace tokens" if settings.oauth else "one token",
+            )
+            return
         self.app = AsyncApp(
             client=self._client,
             # unused in Socket Mode (bolt skips verification there), required over HTTP
             signing_secret=settings.signing_secret or "",
             name="marquee",
             process_before_response=False,
+            oauth_settings=self._oauth_settings(),
+            user_facing_authorize_error_message=(
+                "Marquee is not installed in this workspace (or its install was revoked). "
+                "A workspace admin can install it again from Marquee's install page."
+            ),
         )
         self._register(self.app)
         stack.push_async_callback(self._drain_inflight)
-        await self._check_token()
 
         web_app = web.Application()
         web_app.router.add_get("/healthz", self._healthz)
         web_app.router.add_get("/metrics", self._metrics)
         if not settings.socket_mode:
             web_app.router.add_post(settings.path, self._events)
+        if settings.oauth:
+            web_app.router.add_get(settings.install_path, self._oauth_page)
+            web_app.router.add_get(settings.redirect_path, self._oauth_page)
         runner = web.AppRunner(
             web_app, access_log=None, handler_cancellation=True, shutdown_timeout=5.0
         )
@@ -478,10 +507,44 @@ class SlackPlatform:
             self._socket.client.wss_uri = await self._socket_url()
             self._socket_task = asyncio.ensure_future(self._socket.connect_async())
         log.info(
-            "slack: %s mode, listening on %s (team %s)",
+            "slack: %s mode, listening on %s (%s)",
             "socket" if settings.socket_mode else "http",
             self.url,
-            self._identity.get("team_id", "?"),
+            "installs through " + settings.install_path
+            if settings.oauth
+            else "team " + str(self._identity.get("team_id", "?")),
+        )
+
+    def _web_client(self, token: str | None) -> AsyncWebClient:
+        """A Web API client on our session, base URL and retry handlers."""
+        return AsyncWebClient(
+            token=token,
+            base_url=self.settings.api_base,
+            timeout=max(1, math.ceil(self.settings.request_timeout)),
+            session=self._session,
+            retry_handlers=_retry_handlers(self.settings),
+        )
+
+    def _oauth_settings(self) -> AsyncOAuthSettings | None:
+        settings = self.settings
+        if not settings.oauth:
+            return None
+        assert self._installations is not None and self._oauth_states is not None
+        return AsyncOAuthSettings(
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            scopes=list(settings.scopes),
+            user_scopes=[],  # Marquee acts as its bot only
+            redirect_uri=settings.redirect_uri,
+            install_path=settings.install_path,
+            redirect_uri_path=settings.redirect_path,
+            # straight to Slack's consent page: no intermediate "Add to Slack" page
+            install_page_rendering_enabled=False,
+            authorization_url=settings.authorize_url,
+            installation_store=self._installations,
+            installation_store_bot_only=True,
+            state_store=self._oauth_states,
+            logger=log,
         )
 
     async def _check_token(self) -> None:
@@ -564,6 +627,10 @@ class SlackPlatform:
         return await to_aiohttp_response(bolt_response)
 
     async def _healthz(self, request: web.Request) -> web.Response:
+        return await healthz_response(self.health)
+
+    async def health(self) -> dict[str, Any]:
+        """Slack's part of ``/healthz`` (merged into the process's report if given)."""
         body: dict[str, Any] = {
             "ok": True,
             "platform": "slack",
@@ -575,15 +642,32 @@ class SlackPlatform:
             body["ok"] = connected
         if self._identity.get("team_id"):
             body["team"] = self._identity["team_id"]
-        return web.json_response(body, status=200 if body["ok"] else 503)
+        if self.settings.oauth:
+            body["installs"] = "oauth"
+        if self._health is not None:
+            report = dict(await self._health())
+            ok = bool(report.get("ok", True)) and body["ok"]
+            body = {**report, "slack": body, "ok": ok}
+        return body
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        return web.Response(
-            text=await self.metrics.render(),
-            content_type="text/plain",
-            charset="utf-8",
-            headers={"X-Content-Type-Options": "nosniff"},
-        )
+        return await metrics_response(self.metrics)
+
+    async def _oauth_page(self, request: web.Request) -> web.Response:
+        """``/slack/install`` (to Slack's consent page) and ``/slack/oauth_redirect``
+        (back from it: code for token, stored per workspace), as bolt runs them."""
+        assert self.app is not None and self.app.oauth_flow is not None
+        flow = self.app.oauth_flow
+        bolt_request = await to_bolt_request(request)
+        if request.path == self.settings.install_path:
+            bolt_response = await flow.handle_installation(bolt_request)
+        else:
+            bolt_response = await flow.handle_callback(bolt_request)
+            outcome = "ok" if bolt_response.status == 200 else "refused"
+            self.metrics.inc("marquee_slack_installs_total", outcome=outcome)
+            # a reinstall brings a new token: the sender must not keep the old one
+            self._team_clients.clear()
+        return await to_aiohttp_response(bolt_response)
 
     # -- listeners ---------------------------------------------------------------------
     def _register(self, app: AsyncApp) -> None:
@@ -595,16 +679,22 @@ class SlackPlatform:
         app.action({"action_id": _prefix_pattern(ACTION_LINK)})(self._on_link_button)
 
     def _command_listener(self, spec: CommandSpec) -> Callable[..., Awaitable[None]]:
-        async def on_command(ack: Any, body: dict[str, Any]) -> None:
-            await self._on_command(spec, ack, body)
+        async def on_command(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+            await self._on_command(spec, ack, body, client)
 
         on_command.__name__ = f"on_{spec.name}"
         return on_command
 
-    async def _on_command(self, spec: CommandSpec, ack: Any, body: dict[str, Any]) -> None:
+    async def _on_command(
+        self,
+        spec: CommandSpec,
+        ack: Any,
+        body: dict[str, Any],
+        client: AsyncWebClient | None = None,
+    ) -> None:
         self._track()
         response_url = _str(body.get("response_url"))
-        work = asyncio.ensure_future(self._answer(spec, _str(body.get("text")), body))
+        work = asyncio.ensure_future(self._answer(spec, _str(body.get("text")), body, client))
         self._inflight.add(work)
         work.add_done_callback(self._inflight.discard)
         if not spec.slow:
@@ -621,7 +711,11 @@ class SlackPlatform:
             await self._post_response_url(response_url, {**message, "response_type": response_type})
 
     async def _answer(
-        self, spec: CommandSpec, text: str, body: Mapping[str, Any]
+        self,
+        spec: CommandSpec,
+        text: str,
+        body: Mapping[str, Any],
+        client: AsyncWebClient | None = None,
     ) -> tuple[list[dict[str, Any]], str]:
         """Parse, check, dispatch and render; never raises (errors become replies)."""
         # Slack sends command text with &, < and > escaped; the parser wants what was typed
@@ -637,7 +731,7 @@ class SlackPlatform:
             reply = Reply.error(_SORRY)
         else:
             try:
-                reply = await self._run(spec, args, body)
+                reply = await self._run(spec, args, body, client)
             except CommandError as err:
                 reply = Reply.error(str(err))
         response_type = "ephemeral" if (reply.ephemeral or spec.personal) else "in_channel"
@@ -649,11 +743,15 @@ class SlackPlatform:
             return render(Reply.error(_SORRY)), "ephemeral"
 
     async def _run(
-        self, spec: CommandSpec, args: Mapping[str, object], body: Mapping[str, Any]
+        self,
+        spec: CommandSpec,
+        args: Mapping[str, object],
+        body: Mapping[str, Any],
+        client: AsyncWebClient | None = None,
     ) -> Reply:
         outcome = "ok"
         try:
-            ctx = await self._context(spec, body)
+            ctx = await self._context(spec, body, client)
             reply = await self._dispatch(spec.name, args, ctx)
             if reply.severity == "error":
                 outcome = "refused"
@@ -683,7 +781,13 @@ class SlackPlatform:
         # a warning icon next to the button.
         await ack()
 
-    async def _on_run_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def _on_run_button(
+        self,
+        ack: Any,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: AsyncWebClient | None = None,
+    ) -> None:
         await ack()
         self._track()
         response_url = _str(body.get("response_url"))
@@ -693,7 +797,7 @@ class SlackPlatform:
             if spec is None:
                 raise CommandError(f"/{command} is not a Marquee command any more.")
             args = _args_from_pairs(pairs)
-            reply = await self._run(spec, args, body)
+            reply = await self._run(spec, args, body, client)
             response_type = "ephemeral" if (reply.ephemeral or spec.personal) else "in_channel"
         except ValueError:
             log.warning("slack: ignoring a button click with a foreign value")
@@ -715,7 +819,9 @@ class SlackPlatform:
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
 
-    async def _context(self, spec: CommandSpec, body: Mapping[str, Any]) -> Context:
+    async def _context(
+        self, spec: CommandSpec, body: Mapping[str, Any], client: AsyncWebClient | None = None
+    ) -> Context:
         """Who and where, from a slash command or a block_actions payload."""
         user = body.get("user")
         if isinstance(user, Mapping):  # block_actions
@@ -734,7 +840,7 @@ class SlackPlatform:
             channel_id = _str(body.get("channel_id"))
         if not user_id or not channel_id:
             raise CommandError("Slack did not say who or where this was; please try again.")
-        may_manage = await self._may_manage(spec, user_id)
+        may_manage = await self._may_manage(spec, user_id, client, team_id)
         return Context(
             platform="slack",
             channel=f"slack:{team_id}/{channel_id}" if team_id else f"slack:{channel_id}",
@@ -742,7 +848,15 @@ class SlackPlatform:
             guild_or_team=team_id or None,
         )
 
-    async def _may_manage(self, spec: CommandSpec, user_id: str) -> bool:
+    async def _may_manage(
+        self,
+        spec: CommandSpec,
+        user_id: str,
+        client: AsyncWebClient | None = None,
+        team_id: str = "",
+    ) -> bool:
+        """Whether the caller may change what the channel receives. ``client`` is the
+        request's (it carries the workspace's token when installs are per workspace)."""
         who = self.settings.who_may_subscribe
         if who == "everyone":
             return True
@@ -750,13 +864,15 @@ class SlackPlatform:
             return user_id in who
         if spec.permission != "manage_channel":
             return False  # users.info only when the answer matters
-        cached = self._admins.get(user_id)
+        key = f"{team_id}/{user_id}"
+        cached = self._admins.get(key)
         now = time.monotonic()
         if cached is not None and now - cached[0] < _ADMIN_CACHE_SECONDS:
             return cached[1]
-        assert self._client is not None
+        client = client or self._client
+        assert client is not None
         try:
-            response = await self._client.users_info(user=user_id)
+            response = await client.users_info(user=user_id)
         except SlackApiError as err:
             self.metrics.inc("marquee_slack_errors_total", kind="users_info")
             log.warning("slack: users.info failed: %s", _error_code(err))
@@ -773,7 +889,7 @@ class SlackPlatform:
         is_admin = bool(
             profile.get("is_admin") or profile.get("is_owner") or profile.get("is_primary_owner")
         )
-        self._admins[user_id] = (now, is_admin)
+        self._admins[key] = (now, is_admin)
         return is_admin
 
     async def _post_response_url(self, url: str, message: dict[str, Any]) -> None:
@@ -819,7 +935,7 @@ class SlackPlatform:
                     "event_payload": {"key": idempotency_key},
                 },
             }
-            response = await self._call("chat.postMessage", channel, payload)
+            response = await self._call("chat.postMessage", channel_id, payload)
             first_ts = first_ts or _str(response.get("ts"))
         if not first_ts:
             raise TransientDeliveryError("slack chat.postMessage: no ts in Slack's answer")
@@ -836,7 +952,7 @@ class SlackPlatform:
                 "text": message["text"],
                 "blocks": message["blocks"],
             }
-            await self._call("chat.update", channel, payload)
+            await self._call("chat.update", channel_id, payload)
         except PermanentDeliveryError as err:
             if getattr(err, "code", "") not in _MESSAGE_GONE:
                 raise
@@ -845,18 +961,65 @@ class SlackPlatform:
             )
             await self.send(channel_id, reply, idempotency_key=f"edit-{message_ref}"[:25])
 
-    async def _call(self, method: str, channel: str, payload: dict[str, Any]) -> Mapping[str, Any]:
+    async def _call(
+        self, method: str, channel_id: str, payload: dict[str, Any]
+    ) -> Mapping[str, Any]:
         assert self._client is not None, "use SlackPlatform as an async context manager"
+        team = _team(channel_id)
+        client = await self._sender(team)
         try:
-            async with self._pacer.slot(channel):
-                response = await self._client.api_call(method, json=payload)
+            async with self._pacer.slot(_channel(channel_id)):
+                response = await client.api_call(method, json=payload)
         except SlackApiError as err:
-            raise self._delivery_error(method, err) from None
+            error = self._delivery_error(method, err)
+            if isinstance(error, PermanentDeliveryError) and team:
+                self._team_clients.pop(team, None)  # a revoked token: look it up afresh
+            raise error from None
         except (aiohttp.ClientError, TimeoutError, OSError) as err:
             self.metrics.inc("marquee_slack_errors_total", kind="transient")
             raise TransientDeliveryError(f"slack {method}: {type(err).__name__}") from err
         self.metrics.inc("marquee_slack_messages_total", method=method)
         return response.data if isinstance(response.data, Mapping) else {}
+
+    async def _sender(self, team: str | None) -> AsyncWebClient:
+        """The client that posts in workspace ``team``: with OAuth, one carrying that
+        workspace's installed bot token (cached briefly, rotated when it expires)."""
+        assert self._client is not None
+        if not self.settings.oauth:
+            return self._client
+        if not team:
+            raise PermanentDeliveryError(
+                "not_installed: this channel was subscribed without its workspace; "
+                "subscribe it again"
+            )
+        cached = self._team_clients.get(team)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.settings.token_cache_seconds:
+            return cached[1]
+        assert self._installations is not None
+        try:
+            bot = await self._installations.async_find_bot(enterprise_id=None, team_id=team)
+            if bot is not None and bot.bot_refresh_token and self._rotator is not None:
+                refreshed = await self._rotator.perform_bot_token_rotation(
+                    bot=bot, minutes_before_expiration=10
+                )
+                if refreshed is not None:
+                    await self._installations.async_save_bot(refreshed)
+                    bot = refreshed
+        except StorageError as err:
+            raise TransientDeliveryError(f"slack: installs unreadable: {err}") from err
+        except SlackTokenRotationError as err:
+            raise PermanentDeliveryError(
+                "token_revoked: Slack refused to renew the workspace's token; install again"
+            ) from err
+        if bot is None or not bot.bot_token:
+            raise PermanentDeliveryError(
+                f"not_installed: Marquee is not installed in Slack workspace {team} "
+                "(install it again from its install page)"
+            )
+        client = self._web_client(bot.bot_token)
+        self._team_clients[team] = (now, client)
+        return client
 
     def _delivery_error(self, method: str, err: SlackApiError) -> Exception:
         status = _status(err)
@@ -894,6 +1057,12 @@ def _header(headers: Any, name: str) -> str | None:
 
 def _str(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _team(channel_id: str) -> str | None:
+    """``"T01/C02"`` -> ``"T01"``; ``"C02"`` -> ``None``."""
+    team, sep, _ = channel_id.rpartition("/")
+    return team.strip() or None if sep else None
 
 
 def _channel(channel_id: str) -> str:

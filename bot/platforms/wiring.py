@@ -36,8 +36,9 @@ def handler_settings(config: Config, **extra: Any) -> handlers.HandlerSettings:
     )
 
 
-async def open_discord(app: App, stack: AsyncExitStack) -> Platform:
-    """Log in to Discord, register the commands if they changed, wait until ready."""
+async def open_discord(app: App, stack: AsyncExitStack, *, gateway: bool = True) -> Platform:
+    """Log in to Discord; with ``gateway``, register the commands if they changed and
+    connect (the configured shards), else stay REST-only for sending."""
     from bot.platforms.discord import DiscordPlatform, DiscordSettings
 
     c = app.config
@@ -46,6 +47,10 @@ async def open_discord(app: App, stack: AsyncExitStack) -> Platform:
         api_base=c.discord.api_base,
         gateway_url=c.discord.gateway_url,
         guild_ids=c.discord.guild_ids,
+        shard_count=c.discord.shard_count,
+        shard_ids=c.discord.shard_ids,
+        gateway=gateway,
+        sync_commands=gateway,
     )
     hs = app.handler_settings or handler_settings(app.config)
     platform = DiscordPlatform(
@@ -59,16 +64,29 @@ async def open_discord(app: App, stack: AsyncExitStack) -> Platform:
     return await stack.enter_async_context(platform)
 
 
-async def open_slack(app: App, stack: AsyncExitStack) -> Platform:
-    """Serve Slack's slash commands (HTTP or Socket Mode) and its Web API client."""
+async def open_slack(app: App, stack: AsyncExitStack, *, serve: bool = True) -> Platform:
+    """Serve Slack's slash commands (HTTP or Socket Mode) and its Web API client; with
+    ``serve=False`` only the client (for sending). With ``[slack] client_id`` the
+    workspaces' installs are kept in the store."""
     from bot.platforms.slack import SlackPlatform, SlackSettings
 
+    settings = SlackSettings.from_config(app.config, serve=serve)
+    installations = states = None
+    if settings.oauth:
+        from bot.platforms.slack_oauth import StoreInstallations, StoreOAuthStates
+
+        installations = StoreInstallations(app.store)
+        states = StoreOAuthStates(app.store)
     hs = app.handler_settings or handler_settings(app.config)
     platform = SlackPlatform(
-        SlackSettings.from_config(app.config),
+        settings,
         commands=handlers.COMMANDS,
         dispatch=functools.partial(handlers.dispatch, app.store, settings=hs),
         parse_args=handlers.parse_text_args,
+        metrics=app.metrics,
+        installations=installations,
+        oauth_states=states,
+        health=app.health,
     )
     slack = await stack.enter_async_context(platform)
     slack.metrics.gauge(

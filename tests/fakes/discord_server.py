@@ -23,6 +23,12 @@ and answers a repeated nonce with ``enforce_nonce`` with the message it already
 created. Beyond Discord, it writes down every payload that would have pinged someone or
 broken a limit in :attr:`FakeDiscord.violations`, and every mention Discord would have
 turned into a notification in :attr:`FakeDiscord.pings`.
+
+Sharding (issue 9): more servers can be added (``guilds={guild_id: channel_ids}``); a
+gateway connection identifies with ``shard: [id, count]`` and gets READY and
+GUILD_CREATE for the servers of its shard only, and every event about a server
+(interactions included) goes to the connection whose shard is
+``(guild_id >> 22) % count``, as Discord routes them.
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ __all__ = [
     "MEMBER_PERMISSIONS",
     "MODERATOR_PERMISSIONS",
     "OTHER_CHANNEL_ID",
+    "SECOND_CHANNEL_ID",
+    "SECOND_GUILD_ID",
     "FakeDiscord",
     "FakeInteraction",
     "command_problems",
@@ -65,6 +73,10 @@ GUILD_ID = 1_180_000_000_000_000_100
 CHANNEL_ID = 1_180_000_000_000_000_200
 OTHER_CHANNEL_ID = 1_180_000_000_000_000_201
 MEMBER_ID = 1_180_000_000_000_000_300
+# A second server for sharding tests: with two shards GUILD_ID is on shard 1 and this one
+# on shard 0 ((guild_id >> 22) % 2).
+SECOND_GUILD_ID = 1_180_000_000_004_194_404
+SECOND_CHANNEL_ID = 1_180_000_000_004_194_500
 
 # Permission bits (https://discord.com/developers/docs/topics/permissions).
 _VIEW, _SEND, _EMBED, _HISTORY, _APP_COMMANDS = 1 << 10, 1 << 11, 1 << 14, 1 << 16, 1 << 31
@@ -221,6 +233,7 @@ class FakeInteraction:
     original_id: int | None = None  # the message the response created or edits
     followups: list[int] = field(default_factory=list)
     deleted_original: bool = False
+    shard: tuple[int, int] | None = None  # [id, count] of the connection it went to
 
     @property
     def acknowledged(self) -> bool:
@@ -233,6 +246,12 @@ class _Connection:
     seq: int = 0
     identified: bool = False
     session_id: str = ""
+    shard: tuple[int, int] = (0, 1)
+
+    def serves(self, guild_id: int) -> bool:
+        """Whether Discord would send this server's events to this connection."""
+        shard_id, count = self.shard
+        return (guild_id >> 22) % count == shard_id
 
 
 class FakeDiscord(FakeHTTPServer):
@@ -245,10 +264,21 @@ class FakeDiscord(FakeHTTPServer):
         channels: Iterable[int] = (CHANNEL_ID, OTHER_CHANNEL_ID),
         nonce_window: float = 300.0,
         interaction_deadline: float = 3.0,
+        guilds: Mapping[int, Iterable[int]] | None = None,
+        recommended_shards: int = 1,
     ) -> None:
         super().__init__()
         self.token = token
         self.channels: dict[int, str] = {cid: f"alerts-{i}" for i, cid in enumerate(channels)}
+        #: channel -> its server; GUILD_ID holds ``channels``, ``guilds`` adds more
+        self.channel_guild: dict[int, int] = dict.fromkeys(self.channels, GUILD_ID)
+        self.guild_ids: list[int] = [GUILD_ID]
+        for guild_id, guild_channels in (guilds or {}).items():
+            self.guild_ids.append(guild_id)
+            for cid in guild_channels:
+                self.channels[cid] = f"alerts-{len(self.channels)}"
+                self.channel_guild[cid] = guild_id
+        self.recommended_shards = recommended_shards
         self.nonce_window = nonce_window
         self.interaction_deadline = interaction_deadline
         self.messages: dict[int, dict[str, Any]] = {}
@@ -399,11 +429,14 @@ class FakeDiscord(FakeHTTPServer):
             "permissions": str(permissions),
         }
 
+    def guild_of(self, channel_id: int) -> int:
+        return self.channel_guild.get(channel_id, GUILD_ID)
+
     def channel_object(self, channel_id: int) -> dict[str, Any]:
         return {
             "id": str(channel_id),
             "type": 0,
-            "guild_id": str(GUILD_ID),
+            "guild_id": str(self.guild_of(channel_id)),
             "name": self.channels.get(channel_id, "gone"),
             "position": list(self.channels).index(channel_id) if channel_id in self.channels else 0,
             "permission_overwrites": [],
@@ -415,10 +448,10 @@ class FakeDiscord(FakeHTTPServer):
             "flags": 0,
         }
 
-    def guild_object(self) -> dict[str, Any]:
+    def guild_object(self, guild_id: int = GUILD_ID) -> dict[str, Any]:
         return {
-            "id": str(GUILD_ID),
-            "name": "Marquee Test Studio",
+            "id": str(guild_id),
+            "name": "Marquee Test Studio" if guild_id == GUILD_ID else f"Studio {guild_id}",
             "icon": None,
             "splash": None,
             "discovery_splash": None,
@@ -432,7 +465,7 @@ class FakeDiscord(FakeHTTPServer):
             "explicit_content_filter": 2,
             "roles": [
                 {
-                    "id": str(GUILD_ID),
+                    "id": str(guild_id),
                     "name": "@everyone",
                     "permissions": str(MEMBER_PERMISSIONS),
                     "position": 0,
@@ -463,7 +496,9 @@ class FakeDiscord(FakeHTTPServer):
             "unavailable": False,
             "member_count": 2,
             "members": [],
-            "channels": [self.channel_object(cid) for cid in self.channels],
+            "channels": [
+                self.channel_object(cid) for cid in self.channels if self.guild_of(cid) == guild_id
+            ],
             "threads": [],
             "voice_states": [],
             "presences": [],
@@ -577,7 +612,13 @@ class FakeDiscord(FakeHTTPServer):
         if not self._authorised(request):
             return self._error(401, 0, "401: Unauthorized")
         limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
-        return self._json({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
+        return self._json(
+            {
+                "url": self.gateway_url,
+                "shards": self.recommended_shards,
+                "session_start_limit": limit,
+            }
+        )
 
     async def _gateway_plain(self, request: web.Request) -> web.Response:
         return self._json({"url": self.gateway_url})
@@ -627,7 +668,7 @@ class FakeDiscord(FakeHTTPServer):
         message = {
             "id": str(message_id),
             "channel_id": str(channel_id),
-            "guild_id": str(GUILD_ID),
+            "guild_id": str(self.guild_of(channel_id)),
             "type": 0,
             "content": payload.get("content") or "",
             "author": self.bot_user(),
@@ -758,13 +799,14 @@ class FakeDiscord(FakeHTTPServer):
     ) -> tuple[int, str, dict[str, Any]]:
         interaction_id = self.snowflake()
         token = "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48)
+        guild_id = self.guild_of(channel_id)
         payload: dict[str, Any] = {
             "id": str(interaction_id),
             "application_id": str(APPLICATION_ID),
             "type": kind,
             "data": data,
-            "guild_id": str(GUILD_ID),
-            "guild": {"id": str(GUILD_ID), "locale": "en-US", "features": []},
+            "guild_id": str(guild_id),
+            "guild": {"id": str(guild_id), "locale": "en-US", "features": []},
             "channel": {
                 **self.channel_object(channel_id),
                 "permissions": str(permissions),
@@ -777,7 +819,7 @@ class FakeDiscord(FakeHTTPServer):
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(GUILD_ID)},
+            "authorizing_integration_owners": {"0": str(guild_id)},
             "context": 0,
             "attachment_size_limit": 10_485_760,
         }
@@ -792,10 +834,12 @@ class FakeDiscord(FakeHTTPServer):
         if kind == 3 and "message" in payload:
             record.original_id = int(payload["message"]["id"])
         self.interactions[interaction_id] = record
-        await self.push("INTERACTION_CREATE", payload)
+        record.shard = await self.push("INTERACTION_CREATE", payload)
         return record
 
-    def _command_data(self, name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    def _command_data(
+        self, name: str, options: Mapping[str, Any], guild_id: int = GUILD_ID
+    ) -> dict[str, Any]:
         registered = next(
             (c for cmds in self.commands.values() for c in cmds if c["name"] == name), None
         )
@@ -804,7 +848,7 @@ class FakeDiscord(FakeHTTPServer):
             "id": registered["id"] if registered else str(self.snowflake()),
             "name": name,
             "type": 1,
-            "guild_id": str(GUILD_ID),
+            "guild_id": str(guild_id),
             "options": [
                 {"name": k, "type": declared.get(k, 3), "value": v} for k, v in options.items()
             ],
@@ -813,7 +857,8 @@ class FakeDiscord(FakeHTTPServer):
     async def slash(self, name: str, /, **options: Any) -> FakeInteraction:
         """A member runs ``/name option:value ...`` (``permissions=``/``channel_id=`` too)."""
         kw = {k: options.pop(k) for k in ("permissions", "channel_id", "user_id") if k in options}
-        return await self.push_interaction(2, self._command_data(name, options), **kw)
+        guild_id = self.guild_of(kw.get("channel_id", CHANNEL_ID))
+        return await self.push_interaction(2, self._command_data(name, options, guild_id), **kw)
 
     async def autocomplete(self, name: str, option: str, typed: str, **kw: Any) -> FakeInteraction:
         data = self._command_data(name, {option: typed})
@@ -950,12 +995,28 @@ class FakeDiscord(FakeHTTPServer):
 
     # -- the gateway --------------------------------------------------------------------
 
-    async def push(self, event: str, data: dict[str, Any]) -> None:
-        """Send a DISPATCH to the (last) identified gateway connection."""
-        conn = next((c for c in reversed(self._connections) if c.identified), None)
+    async def push(self, event: str, data: dict[str, Any]) -> tuple[int, int]:
+        """Send a DISPATCH to the (last) identified gateway connection of the shard that
+        serves ``data["guild_id"]`` (any shard for an event without a server); returns
+        that connection's ``(shard_id, shard_count)``."""
+        guild = _int(str(data.get("guild_id", ""))) if data.get("guild_id") else None
+        conn = next(
+            (
+                c
+                for c in reversed(self._connections)
+                if c.identified and (guild is None or c.serves(guild))
+            ),
+            None,
+        )
         if conn is None:
-            raise AssertionError("no identified gateway connection to push to")
+            where = f" serving server {guild}" if guild is not None else ""
+            raise AssertionError(f"no identified gateway connection{where} to push to")
         await self._send(conn, {"op": 0, "t": event, "d": data})
+        return conn.shard
+
+    def connected_shards(self) -> list[tuple[int, int]]:
+        """The ``(shard_id, shard_count)`` of every identified gateway connection."""
+        return sorted(c.shard for c in self._connections if c.identified)
 
     async def ask_to_reconnect(self) -> None:
         """Send op 7 RECONNECT, as Discord does before moving a session elsewhere."""
@@ -1003,9 +1064,21 @@ class FakeDiscord(FakeHTTPServer):
             if not token_ok:
                 await conn.ws.close(code=4004, message=b"Authentication failed.")
                 return
+            shard = identify.get("shard")
+            if (
+                isinstance(shard, list)
+                and len(shard) == 2
+                and all(isinstance(n, int) for n in shard)
+                and 0 <= shard[0] < shard[1]
+            ):
+                conn.shard = (shard[0], shard[1])
+            elif shard is not None:
+                await conn.ws.close(code=4010, message=b"Invalid shard.")
+                return
             conn.identified = True
             conn.session_id = secrets.token_hex(16)
             self.sessions.append(conn.session_id)
+            mine = [g for g in self.guild_ids if conn.serves(g)]
             await self._send(
                 conn,
                 {
@@ -1014,10 +1087,10 @@ class FakeDiscord(FakeHTTPServer):
                     "d": {
                         "v": 10,
                         "user": self.bot_user(),
-                        "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+                        "guilds": [{"id": str(g), "unavailable": True} for g in mine],
                         "session_id": conn.session_id,
                         "resume_gateway_url": self.gateway_url,
-                        "shard": [0, 1],
+                        "shard": list(conn.shard),
                         "application": {"id": str(APPLICATION_ID), "flags": 0},
                         "user_settings": {},
                         "private_channels": [],
@@ -1030,7 +1103,10 @@ class FakeDiscord(FakeHTTPServer):
                     },
                 },
             )
-            await self._send(conn, {"op": 0, "t": "GUILD_CREATE", "d": self.guild_object()})
+            for guild_id in mine:
+                await self._send(
+                    conn, {"op": 0, "t": "GUILD_CREATE", "d": self.guild_object(guild_id)}
+                )
         elif op == 6:  # resume
             self.resumes.append(dict(data or {}, token="<redacted>"))
             conn.identified = True

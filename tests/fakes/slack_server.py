@@ -11,6 +11,13 @@ receives against Slack's published Block Kit limits and for unescaped markup
 :class:`SlackSigner` plays Slack's side of HTTP mode: it signs requests with
 ``v0=`` HMAC-SHA256 of ``v0:{timestamp}:{body}`` and the signing secret.
 
+OAuth installs (issue 9): ``GET /oauth/v2/authorize`` plays the consent page a
+workspace admin approves (it installs the app in :attr:`FakeSlack.installing_team` and
+redirects back with a one-time ``code``), and ``oauth.v2.access`` trades that code, with
+the app's client id and secret (HTTP Basic, as slack_sdk sends them), for the new
+workspace's bot token. Every workspace token then works for the Web API methods, and
+``auth.test`` names its own workspace.
+
 The checks here are written independently of ``bot.render.slack`` on purpose: a
 renderer bug must not be hidden by the same bug in the test.
 """
@@ -18,6 +25,7 @@ renderer bug must not be hidden by the same bug in the test.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import itertools
@@ -36,7 +44,7 @@ from aiohttp import web
 
 from tests.fakes.http import FakeHTTPServer, Fault
 
-__all__ = ["FakeSlack", "SignedResponse", "SlackSigner", "message_problems"]
+__all__ = ["FakeSlack", "SignedResponse", "SlackSigner", "Workspace", "message_problems"]
 
 BOT_TOKEN = "xoxb-1111-2222-fake-bot-token"
 APP_TOKEN = "xapp-1-A111-3333-fake-app-token"
@@ -44,6 +52,8 @@ SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TEAM_ID = "T0MARQUEE"
 APP_ID = "A0MARQUEE"
 BOT_USER_ID = "U0MARQBOT"
+CLIENT_ID = "1111111111.2222222222"
+CLIENT_SECRET = "3c0f1a9e8d7b6a5f4e3d2c1b0a998877"
 
 # -- Slack's limits, as published (Block Kit reference, chat.postMessage) ------------
 
@@ -191,6 +201,18 @@ def message_problems(message: dict[str, Any]) -> list[str]:
 
 
 @dataclass
+class Workspace:
+    """A workspace the app was installed in through OAuth."""
+
+    team_id: str
+    team_name: str
+    bot_token: str
+    bot_user_id: str
+    scopes: str
+    installer: str
+
+
+@dataclass
 class ApiCall:
     """One Web API call as the fake understood it."""
 
@@ -210,11 +232,21 @@ class FakeSlack:
         bot_token: str = BOT_TOKEN,
         app_token: str = APP_TOKEN,
         team_id: str = TEAM_ID,
+        client_id: str = CLIENT_ID,
+        client_secret: str = CLIENT_SECRET,
     ) -> None:
         self.http = FakeHTTPServer()
         self.bot_token = bot_token
         self.app_token = app_token
         self.team_id = team_id
+        # OAuth: the app's credentials, who approves the next install, and the results
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.installing_team = ("T0SECOND", "Second Studio")
+        self.redirect_url: str | None = None  # the app's configured Redirect URL
+        self.workspaces: dict[str, Workspace] = {}  # bot token -> workspace
+        self.authorize_requests: list[dict[str, str]] = []
+        self._codes: dict[str, Workspace] = {}
         self.calls: list[ApiCall] = []
         self.messages: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # ch -> ts
         self.response_posts: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -250,9 +282,11 @@ class FakeSlack:
             "chat.postEphemeral",
             "users.info",
             "apps.connections.open",
+            "oauth.v2.access",
         ):
             for verb in ("GET", "POST"):
                 self.http.route(verb, f"/api/{method}", self._api)
+        self.http.route("GET", "/oauth/v2/authorize", self._authorize)
         self.http.route("POST", "/response/*", self._response_url)
         self.http.route("GET", "/socket", self._socket)
         return self
@@ -345,9 +379,13 @@ class FakeSlack:
         params, token, content_type = await self._params(request)
         self.calls.append(ApiCall(method, token, params, content_type))
         try:
+            if method == "oauth.v2.access":
+                return self._oauth_access(request, params)
             response = self._answer(method, params, token)
             if token == self.bot_token:  # Slack names the token's scopes on every answer
                 response.headers["X-OAuth-Scopes"] = self.scopes
+            elif token in self.workspaces:
+                response.headers["X-OAuth-Scopes"] = self.workspaces[token].scopes
             return response
         finally:
             await self._notify()
@@ -356,7 +394,8 @@ class FakeSlack:
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if not token:
             return _fail("not_authed")
-        if token != expected:
+        workspace = self.workspaces.get(token) if method != "apps.connections.open" else None
+        if token != expected and workspace is None:
             return _fail("invalid_auth")
         queued = self._errors.get(method)
         if queued:
@@ -364,10 +403,10 @@ class FakeSlack:
         if method == "auth.test":
             return _ok(
                 url="https://marquee-test.slack.com/",
-                team="Marquee Test",
+                team=workspace.team_name if workspace else "Marquee Test",
                 user="marquee",
-                team_id=self.team_id,
-                user_id=BOT_USER_ID,
+                team_id=workspace.team_id if workspace else self.team_id,
+                user_id=workspace.bot_user_id if workspace else BOT_USER_ID,
                 bot_id="B0MARQUEE",
                 is_enterprise_install=False,
             )
@@ -397,6 +436,64 @@ class FakeSlack:
             self.messages[channel][ts] = {**self.messages[channel][ts], **params}
             return _ok(channel=channel, ts=ts, text=params.get("text"))
         return _fail("unknown_method")
+
+    # -- OAuth ---------------------------------------------------------------------------
+    def tokens_of(self, team_id: str) -> list[str]:
+        """The bot tokens issued to a workspace through OAuth."""
+        return [w.bot_token for w in self.workspaces.values() if w.team_id == team_id]
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        """The consent page, approved at once by an admin of :attr:`installing_team`."""
+        query = dict(request.query)
+        self.authorize_requests.append(query)
+        await self._notify()
+        if query.get("client_id") != self.client_id:
+            return web.Response(status=400, text="invalid_client_id")
+        redirect = query.get("redirect_uri") or self.redirect_url
+        if not redirect:
+            return web.Response(status=400, text="no redirect_uri and none configured")
+        team_id, team_name = self.installing_team
+        workspace = Workspace(
+            team_id=team_id,
+            team_name=team_name,
+            bot_token=f"xoxb-{team_id.lower()}-{uuid.uuid4().hex[:16]}",
+            bot_user_id=f"U{team_id[1:]}BOT"[:11],
+            scopes=query.get("scope", ""),
+            installer="U0ADMIN",
+        )
+        code = f"{int(time.time())}.{uuid.uuid4().hex}"
+        self._codes[code] = workspace
+        separator = "&" if "?" in redirect else "?"
+        target = (
+            f"{redirect}{separator}{urlencode({'code': code, 'state': query.get('state', '')})}"
+        )
+        raise web.HTTPFound(target)
+
+    def _oauth_access(self, request: web.Request, params: dict[str, Any]) -> web.Response:
+        client_id, client_secret = params.get("client_id"), params.get("client_secret")
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            decoded = base64.b64decode(auth[len("Basic ") :]).decode()
+            client_id, _, client_secret = decoded.partition(":")
+        if client_id != self.client_id:
+            return _fail("invalid_client_id")
+        if client_secret != self.client_secret:
+            return _fail("bad_client_secret")
+        workspace = self._codes.pop(str(params.get("code", "")), None)
+        if workspace is None:
+            return _fail("invalid_code")
+        self.workspaces[workspace.bot_token] = workspace
+        return _ok(
+            app_id=APP_ID,
+            authed_user={"id": workspace.installer},
+            scope=workspace.scopes,
+            token_type="bot",
+            access_token=workspace.bot_token,
+            bot_user_id=workspace.bot_user_id,
+            team={"id": workspace.team_id, "name": workspace.team_name},
+            enterprise=None,
+            is_enterprise_install=False,
+        )
 
     async def _response_url(self, request: web.Request) -> web.Response:
         key = request.path.rsplit("/", 1)[-1]
