@@ -18,7 +18,7 @@ import hashlib
 import json
 import math
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.models import AIMatch, Posting, PostingEvent, PostingStatus, Salary, StoredPosting
 from storage._base import Router, StoreBase, chunks
-from storage.schema import postings, source_companies, source_state
+from storage.schema import clean_text, postings, source_companies, source_state
 
 __all__ = ["PostingQueries", "SalaryStats", "company_key", "fingerprint"]
 
@@ -64,7 +64,7 @@ class SalaryStats(NamedTuple):
 
 def company_key(name: str) -> str:
     """The matching form of a company name: trimmed, single-spaced, lower case."""
-    return " ".join(name.split()).lower()
+    return " ".join(clean_text(name).split()).lower()
 
 
 def _title_key(title: str) -> str:
@@ -101,6 +101,14 @@ def _finite(value: float | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _aware(value: datetime | None) -> datetime | None:
+    # A board's date without a zone is informational; reading it as UTC beats failing
+    # the board's every poll. (Marquee's own timestamps must be aware: see UTCDateTime.)
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        return value.replace(tzinfo=UTC)
+    return value
+
+
 def _values(posting: Posting) -> dict[str, Any]:
     salary = _effective_salary(posting)
     ai = posting.ai
@@ -113,7 +121,7 @@ def _values(posting: Posting) -> dict[str, Any]:
         "remote": posting.remote,
         "department": posting.department,
         "description": posting.description,
-        "posted_at": posting.posted_at,
+        "posted_at": _aware(posting.posted_at),
         "extra": dict(posting.extra) if posting.extra else None,
         "salary_min": _finite(salary.min) if salary else None,
         "salary_max": _finite(salary.max) if salary else None,
@@ -366,7 +374,10 @@ class PostingQueries(StoreBase):
         for posting in fresh:
             if posting.source != source:
                 raise ValueError(f"posting {posting.key} passed to apply_postings({source!r})")
-            by_id.setdefault(posting.external_id, posting)
+            # keyed as stored (see storage.schema.clean_text)
+            by_id.setdefault(clean_text(posting.external_id), posting)
+        unchanged = [clean_text(ext) for ext in unchanged]
+        listing_hashes = {clean_text(ext): h for ext, h in listing_hashes.items()}
 
         # What is stored for this source: the small columns only, in one query.
         known = {

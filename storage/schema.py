@@ -6,7 +6,8 @@ types are chosen to mean the same on both engines:
 
 - timestamps are :class:`UTCDateTime`: aware UTC datetimes in and out on both engines;
 - external strings are unbounded (``String()`` without a length), so a hostile 10 KB
-  title is stored rather than failing a whole poll on PostgreSQL;
+  title is stored rather than failing a whole poll on PostgreSQL, and cleaned of what
+  no engine can store (:class:`CleanString`);
 - JSON columns hold lists and objects; Python ``None`` is SQL ``NULL``.
 """
 
@@ -38,7 +39,10 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "CleanString",
+    "CleanText",
     "UTCDateTime",
+    "clean_text",
     "digests_sent",
     "meta",
     "metadata",
@@ -96,6 +100,36 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def clean_text(value: str) -> str:
+    """``value`` as both engines can store it: without NUL characters (PostgreSQL refuses
+    them) and with lone surrogates (which JSON escapes like "\\ud800" produce; no driver
+    can encode them) replaced."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+class CleanString(TypeDecorator[str]):
+    """A string column that stores hostile text as data: see :func:`clean_text`. A job
+    title with a NUL in it must not fail every poll of its board."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return clean_text(value) if isinstance(value, str) else value
+
+
+class CleanText(CleanString):
+    impl = Text
+    cache_ok = True
+
+
 def _json() -> JSON:
     return JSON(none_as_null=True)
 
@@ -103,21 +137,21 @@ def _json() -> JSON:
 source_state = Table(
     "source_state",
     metadata,
-    Column("name", String(), primary_key=True),
+    Column("name", CleanString(), primary_key=True),
     Column("last_attempt", UTCDateTime()),
     Column("last_success", UTCDateTime()),
-    Column("last_error", Text()),
+    Column("last_error", CleanText()),
     Column("failure_count", Integer(), nullable=False, server_default=text("0")),
     Column("next_attempt", UTCDateTime()),
     Column("item_count", Integer(), nullable=False, server_default=text("0")),
-    Column("disabled_reason", Text()),
+    Column("disabled_reason", CleanText()),
     Column("baseline_done", Boolean(), nullable=False, server_default=text("false")),
     # url -> {"etag", "last_modified", "sha256"}: conditional-GET memory (bot.http.Validator)
     Column("validators", _json()),
-    Column("listing_hash", String()),
+    Column("listing_hash", CleanString()),
     Column("warnings", _json()),
     # One instance polls a source at a time (issue 9): who holds it, and until when.
-    Column("lease_owner", String()),
+    Column("lease_owner", CleanString()),
     Column("lease_until", UTCDateTime()),
 )
 
@@ -125,25 +159,25 @@ postings = Table(
     "postings",
     metadata,
     Column("id", Integer(), primary_key=True, autoincrement=True),
-    Column("source", String(), nullable=False),
-    Column("external_id", String(), nullable=False),
-    Column("company", String(), nullable=False),
+    Column("source", CleanString(), nullable=False),
+    Column("external_id", CleanString(), nullable=False),
+    Column("company", CleanString(), nullable=False),
     # lower-cased company name: what /ailistings and subscriptions match on
-    Column("company_key", String(), nullable=False),
-    Column("title", Text(), nullable=False),
-    Column("url", Text(), nullable=False),
-    Column("location", Text(), nullable=False, server_default=""),
+    Column("company_key", CleanString(), nullable=False),
+    Column("title", CleanText(), nullable=False),
+    Column("url", CleanText(), nullable=False),
+    Column("location", CleanText(), nullable=False, server_default=""),
     Column("remote", Boolean()),
-    Column("department", Text(), nullable=False, server_default=""),
-    Column("description", Text(), nullable=False, server_default=""),
+    Column("department", CleanText(), nullable=False, server_default=""),
+    Column("description", CleanText(), nullable=False, server_default=""),
     Column("posted_at", UTCDateTime()),
     Column("extra", _json()),
     Column("salary_min", Float()),
     Column("salary_max", Float()),
-    Column("salary_currency", String()),
-    Column("salary_period", String()),
-    Column("salary_kind", String()),
-    Column("salary_text", Text()),
+    Column("salary_currency", CleanString()),
+    Column("salary_period", CleanString()),
+    Column("salary_kind", CleanString()),
+    Column("salary_text", CleanText()),
     Column("annual_usd_min", Float()),
     Column("annual_usd_max", Float()),
     # Salary.top_usd (max, else min), denormalised: the one figure listings sort and
@@ -153,12 +187,12 @@ postings = Table(
     Column("ai_score", Float()),
     Column("ai_reasons", _json()),
     # sha256 of what defines "updated" (title, salary min/max/currency/period)
-    Column("fingerprint", String(), nullable=False),
+    Column("fingerprint", CleanString(), nullable=False),
     # the source's hash of this posting's listing entry: unchanged -> no detail fetch
-    Column("listing_hash", String()),
+    Column("listing_hash", CleanString()),
     Column("first_seen", UTCDateTime(), nullable=False),
     Column("last_seen", UTCDateTime(), nullable=False),
-    Column("status", String(), nullable=False, server_default="open"),
+    Column("status", CleanString(), nullable=False, server_default="open"),
     Column("closed_at", UTCDateTime()),
     # consecutive successful polls this posting was absent from; 2 closes it
     Column("miss_count", Integer(), nullable=False, server_default=text("0")),
@@ -198,9 +232,9 @@ Index("ix_postings_first_seen", postings.c.first_seen)
 source_companies = Table(
     "source_companies",
     metadata,
-    Column("source", String(), primary_key=True),
-    Column("company_key", String(), primary_key=True),
-    Column("company", String(), nullable=False),
+    Column("source", CleanString(), primary_key=True),
+    Column("company_key", CleanString(), primary_key=True),
+    Column("company", CleanString(), nullable=False),
     Column("open_count", Integer(), nullable=False),
 )
 
@@ -208,7 +242,7 @@ story_clusters = Table(
     "story_clusters",
     metadata,
     Column("id", Integer(), primary_key=True, autoincrement=True),
-    Column("title", Text(), nullable=False),
+    Column("title", CleanText(), nullable=False),
     Column("first_seen", UTCDateTime(), nullable=False),
     Column("last_seen", UTCDateTime(), nullable=False),
     # No foreign key: stories.cluster_id already points here, and a cycle of foreign
@@ -223,19 +257,19 @@ stories = Table(
     "stories",
     metadata,
     Column("id", Integer(), primary_key=True, autoincrement=True),
-    Column("source", String(), nullable=False),
-    Column("guid", String(), nullable=False),
-    Column("title", Text(), nullable=False),
-    Column("url", Text(), nullable=False),
-    Column("outlet", String(), nullable=False, server_default=""),
+    Column("source", CleanString(), nullable=False),
+    Column("guid", CleanString(), nullable=False),
+    Column("title", CleanText(), nullable=False),
+    Column("url", CleanText(), nullable=False),
+    Column("outlet", CleanString(), nullable=False, server_default=""),
     Column("published", UTCDateTime()),
-    Column("summary", Text(), nullable=False, server_default=""),
-    Column("author", String(), nullable=False, server_default=""),
+    Column("summary", CleanText(), nullable=False, server_default=""),
+    Column("author", CleanString(), nullable=False, server_default=""),
     Column("topics", _json()),  # topic -> score (0..1)
     Column("reasons", _json()),
     # the highest topic score, for "min_score" filters without reading JSON
     Column("score", Float()),
-    Column("content_hash", String()),
+    Column("content_hash", CleanString()),
     Column("first_seen", UTCDateTime(), nullable=False),
     Column("last_seen", UTCDateTime(), nullable=False),
     Column("cluster_id", Integer(), ForeignKey("story_clusters.id", ondelete="SET NULL")),
@@ -249,8 +283,8 @@ subscriptions = Table(
     "subscriptions",
     metadata,
     Column("id", Integer(), primary_key=True, autoincrement=True),
-    Column("channel", String(), nullable=False),  # "<platform>:<id>"
-    Column("kind", String(), nullable=False, server_default="all"),
+    Column("channel", CleanString(), nullable=False),  # "<platform>:<id>"
+    Column("kind", CleanString(), nullable=False, server_default="all"),
     Column("companies", _json()),  # tuples are stored as JSON lists
     Column("min_salary_usd", Float()),
     Column("keywords", _json()),
@@ -259,14 +293,14 @@ subscriptions = Table(
     Column("topics", _json()),
     Column("min_score", Float(), nullable=False, server_default=text("0")),
     Column("ai_only", Boolean(), nullable=False, server_default=text("true")),
-    Column("mode", String(), nullable=False, server_default="instant"),
-    Column("digest_time", String(), nullable=False, server_default="09:00"),
-    Column("tz", String(), nullable=False, server_default="UTC"),
+    Column("mode", CleanString(), nullable=False, server_default="instant"),
+    Column("digest_time", CleanString(), nullable=False, server_default="09:00"),
+    Column("tz", CleanString(), nullable=False, server_default="UTC"),
     Column("days", _json()),
     Column("send_empty_digest", Boolean(), nullable=False, server_default=text("false")),
-    Column("created_by", String(), nullable=False, server_default=""),
+    Column("created_by", CleanString(), nullable=False, server_default=""),
     Column("created_at", UTCDateTime(), nullable=False),
-    Column("paused_reason", Text()),
+    Column("paused_reason", CleanText()),
     # Unsubscribing clears this instead of deleting: outbox rows and digest records
     # keep pointing at a real subscription.
     Column("active", Boolean(), nullable=False, server_default=text("true")),
@@ -278,22 +312,22 @@ outbox = Table(
     metadata,
     Column("id", Integer(), primary_key=True, autoincrement=True),
     # e.g. "discord:42|posting:7|new": the same event is never queued twice for a channel
-    Column("dedupe_key", String(), nullable=False),
-    Column("channel", String(), nullable=False),
-    Column("item_kind", String(), nullable=False),  # posting | story | digest | notice
+    Column("dedupe_key", CleanString(), nullable=False),
+    Column("channel", CleanString(), nullable=False),
+    Column("item_kind", CleanString(), nullable=False),  # posting | story | digest | notice
     Column("item_id", Integer()),
-    Column("event", String(), nullable=False),
+    Column("event", CleanString(), nullable=False),
     # No foreign key: a notice or digest row outlives the subscription that caused it.
     Column("subscription_id", Integer()),
     Column("payload", _json()),
-    Column("status", String(), nullable=False, server_default="pending"),
+    Column("status", CleanString(), nullable=False, server_default="pending"),
     Column("attempts", Integer(), nullable=False, server_default=text("0")),
     Column("next_attempt_at", UTCDateTime(), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("sent_at", UTCDateTime()),
-    Column("message_ref", String()),  # Discord message id / Slack ts, for later edits
-    Column("last_error", Text()),
-    Column("claimed_by", String()),
+    Column("message_ref", CleanString()),  # Discord message id / Slack ts, for later edits
+    Column("last_error", CleanText()),
+    Column("claimed_by", CleanString()),
     Column("claimed_until", UTCDateTime()),
     UniqueConstraint("dedupe_key"),
 )
@@ -326,8 +360,8 @@ digests_sent = Table(
 meta = Table(
     "meta",
     metadata,
-    Column("key", String(), primary_key=True),
-    Column("value", Text(), nullable=False),
+    Column("key", CleanString(), primary_key=True),
+    Column("value", CleanText(), nullable=False),
 )
 
 # Slack installs through the OAuth flow (issue 9): one row per workspace, or per
@@ -336,19 +370,19 @@ meta = Table(
 slack_installations = Table(
     "slack_installations",
     metadata,
-    Column("enterprise_id", String(), primary_key=True, server_default=""),
-    Column("team_id", String(), primary_key=True, server_default=""),
+    Column("enterprise_id", CleanString(), primary_key=True, server_default=""),
+    Column("team_id", CleanString(), primary_key=True, server_default=""),
     Column("is_enterprise_install", Boolean(), nullable=False, server_default=text("false")),
-    Column("bot_token", Text(), nullable=False),
-    Column("bot_id", String()),
-    Column("bot_user_id", String()),
+    Column("bot_token", CleanText(), nullable=False),
+    Column("bot_id", CleanString()),
+    Column("bot_user_id", CleanString()),
     Column("bot_scopes", _json()),
-    Column("bot_refresh_token", Text()),
+    Column("bot_refresh_token", CleanText()),
     Column("bot_token_expires_at", UTCDateTime()),
-    Column("app_id", String()),
-    Column("team_name", String()),
-    Column("enterprise_name", String()),
-    Column("installer_user_id", String()),
+    Column("app_id", CleanString()),
+    Column("team_name", CleanString()),
+    Column("enterprise_name", CleanString()),
+    Column("installer_user_id", CleanString()),
     Column("installed_at", UTCDateTime(), nullable=False),
 )
 
@@ -357,6 +391,6 @@ slack_installations = Table(
 slack_oauth_states = Table(
     "slack_oauth_states",
     metadata,
-    Column("state", String(), primary_key=True),
+    Column("state", CleanString(), primary_key=True),
     Column("expires_at", UTCDateTime(), nullable=False),
 )

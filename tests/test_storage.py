@@ -390,6 +390,14 @@ async def test_hostile_text_is_stored_as_data(store):
     saved = await store.add_subscription(_sub(keywords=(nasty,), created_by=nasty))
     (loaded,) = await store.subscriptions()
     assert loaded.keywords == (nasty,) and loaded.created_by == nasty and loaded.id == saved.id
+    # NUL and lone surrogates cannot be stored by PostgreSQL or encoded by either driver
+    # in text columns (they are cleaned); JSON escapes them, so lists keep them as given.
+    odd = await store.add_subscription(
+        _sub("slack:C\x00", keywords=("a\x00b", "\ud800"), created_by="u\x00\udfff")
+    )
+    (stored,) = await store.subscriptions("slack:C")
+    assert (stored.id, stored.keywords, stored.created_by) == (odd.id, ("a\x00b", "\ud800"), "u?")
+    assert await store.remove_subscription("slack:C\x00", odd.id)
 
 
 # -- meta -----------------------------------------------------------------------------

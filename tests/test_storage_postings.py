@@ -531,3 +531,31 @@ async def test_query_escape_character_is_text_too(store):
     ]:
         found = [p.posting.external_id for p in await store.listings(query=query)]
         assert found == expected, query
+
+
+async def test_hostile_board_text_is_stored_not_fatal(store):
+    # NUL is refused by PostgreSQL and a lone surrogate (from a JSON "\\ud800" escape) by
+    # both drivers: cleaned, they cannot fail every poll of their board.
+    nasty = job(
+        "x\x00\ud800-1",
+        "ML\x00 Engineer \ud800 <script>alert(1)</script> @everyone",
+        company="Evil\x00 Corp",
+        description="Pay: $1\x00 \udfff" + "é" * 20_000,
+        location="'; DROP TABLE postings; --",
+    )
+    nasty = replace(nasty, extra={"team": "A\x00\ud800"}, posted_at=datetime(2026, 11, 1, 9))
+    (event,) = await poll(store, [nasty], 0)
+    stored = (await store.posting(event.posting.id)).posting
+    assert stored.title == "ML Engineer \ufffd <script>alert(1)</script> @everyone".replace(
+        "\ufffd", "?"
+    )
+    assert stored.company == "Evil Corp" and stored.external_id == "x?-1"
+    assert stored.description.startswith("Pay: $1 ?é")
+    assert stored.location == "'; DROP TABLE postings; --"
+    assert stored.posted_at == datetime(2026, 11, 1, 9, tzinfo=UTC)  # a naive board date
+    # the same posting polled again is the same posting, not a new one
+    assert await poll(store, [nasty], 1) == []
+    assert [p.posting.title for p in await store.listings(query="ML\x00 Engineer")] == [
+        stored.title
+    ]
+    assert await store.companies("evil\x00") == ["Evil Corp"]
