@@ -321,7 +321,6 @@ class PostingQueries(StoreBase):
                 unchanged=unchanged,
                 listing_hashes=listing_hashes or {},
                 at=at,
-                not_modified=False,
             )
             # Any first successful apply ends the silent baseline, also a --backfill one.
             await self._mark_baseline_done(conn, source)
@@ -339,9 +338,7 @@ class PostingQueries(StoreBase):
         so "absent twice" closes a posting even when the second poll is a 304.
         """
         async with self._engine.begin() as conn:
-            events = await self._apply(
-                conn, source, (), unchanged=(), listing_hashes={}, at=at, not_modified=True
-            )
+            events = await self._apply_not_modified(conn, source, at=at)
             await self._route_in(conn, events, route, at=at)
         return events
 
@@ -363,11 +360,7 @@ class PostingQueries(StoreBase):
         unchanged: Collection[str],
         listing_hashes: Mapping[str, str],
         at: datetime,
-        not_modified: bool,
     ) -> list[PostingEvent]:
-        if not_modified:
-            return await self._apply_not_modified(conn, source, at=at)
-
         # A board can list one id twice (Workable repeats a shortcode per location):
         # the first occurrence wins.
         by_id: dict[str, Posting] = {}
