@@ -234,7 +234,7 @@ async def run(config: Config, *, role: str = "all", health_port: int | None = No
         app.metrics = metrics
         scheduler = AsyncIOScheduler(timezone=UTC)
         stack.callback(lambda: scheduler.shutdown(wait=False) if scheduler.running else None)
-        delivery = _MeteredDelivery(app.store, {}, worker=instance, metrics=metrics)
+        delivery = Delivery(app.store, {}, worker=instance, on_delivered=_DeliveryMetrics(metrics))
         digests = None
         if parts.deliver:
             from bot.digests import DigestScheduler
@@ -318,36 +318,33 @@ async def run(config: Config, *, role: str = "all", health_port: int | None = No
             await t
 
 
-class _MeteredDelivery(Delivery):
-    """The delivery worker, counting what it sends and how long alerts waited."""
+class _DeliveryMetrics:
+    """Counts what the delivery worker sends and how long alerts waited for it."""
 
-    def __init__(self, *args: Any, metrics: Metrics, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, metrics: Metrics, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self.metrics = metrics
+        self._clock = clock
         metrics.counter("marquee_alerts_sent_total", "Alerts the platforms accepted, by platform")
         metrics.counter(
-            "marquee_delivery_failures_total",
-            "Delivery attempts that did not send, by platform and outcome",
+            "marquee_delivery_retries_total",
+            "Delivery attempts put back in the outbox for later, by platform",
         )
         metrics.histogram(
             "marquee_delivery_latency_seconds",
             "From queueing an alert to the platform accepting it",
         )
 
-    async def _deliver(self, row: OutboxRow):  # type: ignore[no-untyped-def]
-        outcome = await super()._deliver(row)
+    def __call__(self, row: OutboxRow, outcome: str) -> None:
         platform = row.entry.channel.partition(":")[0]
-        if outcome in (1, "sent"):
+        if outcome == "sent":
             self.metrics.inc("marquee_alerts_sent_total", platform=platform)
-            created = row.created_at
-            if created is not None:
-                latency = (datetime.now(UTC) - created).total_seconds()
+            if row.created_at is not None:
+                waited = (self._clock() - row.created_at).total_seconds()
                 self.metrics.observe(
-                    "marquee_delivery_latency_seconds", max(0.0, latency), platform=platform
+                    "marquee_delivery_latency_seconds", max(0.0, waited), platform=platform
                 )
-        elif outcome != "settled":
-            self.metrics.inc("marquee_delivery_failures_total", platform=platform, outcome="retry")
-        return outcome
+        elif outcome == "waits":
+            self.metrics.inc("marquee_delivery_retries_total", platform=platform)
 
 
 async def health_report(

@@ -55,7 +55,8 @@ def _utcnow() -> datetime:
 
 
 class Delivery:
-    """Drains the outbox into the configured platforms."""
+    """Drains the outbox into the configured platforms. ``on_delivered(row, outcome)``,
+    if given, hears of every attempt (``sent``, ``settled`` or ``waits``): metrics."""
 
     def __init__(
         self,
@@ -67,6 +68,7 @@ class Delivery:
         clock: Callable[[], datetime] = _utcnow,
         lease: float = LEASE,
         give_up_after: timedelta = GIVE_UP_AFTER,
+        on_delivered: Callable[[OutboxRow, str], object] | None = None,
     ) -> None:
         self.store = store
         self.platforms = dict(platforms)
@@ -75,6 +77,7 @@ class Delivery:
         self.lease = lease
         self.give_up_after = give_up_after
         self._clock = clock
+        self._on_delivered = on_delivered
         self.wakeup = asyncio.Event()
 
     async def run_once(self) -> int:
@@ -99,6 +102,8 @@ class Delivery:
                         await self._follow(row)
                     else:
                         outcome = await self._deliver(row)
+                        if self._on_delivered is not None:
+                            self._on_delivered(row, outcome)
                         sent += outcome == "sent"
                         if outcome == "waits":
                             waiting.add(row.entry.channel)

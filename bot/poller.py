@@ -157,6 +157,8 @@ class Poller:
         route = await self._refresh_router()
         started = []
         for src in due:
+            if src.config.name in self._running:
+                continue  # a concurrent look started it while the router was rebuilt
             task = asyncio.create_task(self._poll(src, route), name=f"poll:{src.config.name}")
             self._running[src.config.name] = task
             task.add_done_callback(lambda _t, n=src.config.name: self._running.pop(n, None))
