@@ -41,7 +41,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -214,11 +214,28 @@ def instance_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{random.getrandbits(24):06x}"
 
 
-async def run(config: Config, *, role: str = "all", health_port: int | None = None) -> None:
+async def run(
+    config: Config,
+    *,
+    role: str = "all",
+    health_port: int | None = None,
+    shard_ids: Sequence[int] | None = None,
+) -> None:
     """``marquee run``: the parts of Marquee ``role`` names (``all``: everything), until
-    SIGINT/SIGTERM. ``health_port`` overrides ``[health] port``."""
+    SIGINT/SIGTERM. ``health_port`` overrides ``[health] port`` and ``shard_ids``
+    ``[discord] shard_ids`` (one config file for every shard range)."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+    if shard_ids is not None:
+        if config.discord.shard_count is None:
+            raise ConfigError("--shard-ids", "needs [discord] shard_count in the config")
+        bad = [i for i in shard_ids if not 0 <= i < config.discord.shard_count]
+        if bad:
+            raise ConfigError(
+                "--shard-ids",
+                f"shard {bad[0]} does not exist with shard_count = {config.discord.shard_count}",
+            )
+        config = replace(config, discord=replace(config.discord, shard_ids=tuple(shard_ids)))
     parts = _parts(config, role)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

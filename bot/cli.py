@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PORT",
         help="serve /healthz and /metrics on this port (overrides [health] port; 0: any free)",
     )
+    r.add_argument(
+        "--shard-ids",
+        type=_shard_ids,
+        metavar="N[,N...]",
+        help="the Discord shards this process runs (overrides [discord] shard_ids)",
+    )
 
     po = sub.add_parser("poll", help="poll the sources once and print a summary")
     po.add_argument(
@@ -132,6 +138,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _shard_ids(text: str) -> tuple[int, ...]:
+    try:
+        ids = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected shard numbers like 0,1 - got {text!r}"
+        ) from None
+    if not ids or any(i < 0 for i in ids):
+        raise argparse.ArgumentTypeError(f"expected shard numbers like 0,1 - got {text!r}")
+    return ids
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``marquee`` console script and ``python -m bot``."""
     args = _parser().parse_args(argv)
@@ -162,7 +180,9 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
         case "run":
             from bot.app import run
 
-            await run(config, role=args.role, health_port=args.health_port)
+            await run(
+                config, role=args.role, health_port=args.health_port, shard_ids=args.shard_ids
+            )
             return 0
         case "poll":
             return await commands.poll_once(

@@ -5,7 +5,8 @@ Two ``marquee run --role discord`` processes, one with ``shard_ids = [0]`` and o
 sends each server's interactions to the shard ``(guild_id >> 22) % 2``: each process
 identifies as its shard, learns only its servers, and answers their commands; once the
 process of shard 1 stops, nothing serves that shard's server while shard 0's still gets
-its answers.
+its answers. A ``--role worker`` process beside them delivers alerts over REST and
+opens no gateway session (it takes no shard).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ import pytest
 
 from bot.config import load_config
 from bot.errors import ConfigError
+from bot.models import OutboxEntry
+from handlers.reply import Reply, reply_to_json
+from storage import open_store
 from tests.fakes.discord_server import (
     CHANNEL_ID,
     GUILD_ID,
@@ -46,7 +50,9 @@ shard_ids = [{shard}]
     return path
 
 
-async def _start(config: Path, token: str) -> asyncio.subprocess.Process:
+async def _start(
+    config: Path, token: str, role: str = "discord", *extra: str
+) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -57,7 +63,8 @@ async def _start(config: Path, token: str) -> asyncio.subprocess.Process:
         "INFO",
         "run",
         "--role",
-        "discord",
+        role,
+        *extra,
         cwd=config.parent,
         env={**os.environ, "DISCORD_TOKEN": token},
         stdout=asyncio.subprocess.PIPE,
@@ -80,14 +87,26 @@ def test_the_guilds_sit_on_different_shards():
 
 @pytest.mark.postgres
 async def test_two_processes_each_answer_only_their_shards_servers(pg_url, tmp_path):
+    async with open_store(pg_url) as store:
+        await store.enqueue(
+            [
+                OutboxEntry(
+                    channel=f"discord:{SECOND_CHANNEL_ID}",
+                    item_kind="notice",
+                    event="notice",
+                    dedupe_key="sharding-test|notice",
+                    payload=reply_to_json(Reply(title="Marquee is now on two shards")),
+                )
+            ]
+        )
     async with FakeDiscord(guilds={SECOND_GUILD_ID: [SECOND_CHANNEL_ID]}) as fake:
-        procs = []
-        for shard in (0, 1):
-            folder = tmp_path / f"shard{shard}"
-            folder.mkdir()
-            procs.append(
-                await _start(_config(folder / "marquee.toml", pg_url, fake, shard), fake.token)
-            )
+        # one config file (shard_ids = [0]); the second process picks its shard on the
+        # command line, as a systemd template unit would
+        config = _config(tmp_path / "marquee.toml", pg_url, fake, 0)
+        procs = [
+            await _start(config, fake.token),
+            await _start(config, fake.token, "discord", "--shard-ids", "1"),
+        ]
         stopped_err = ""
         try:
             await fake.wait_until(
@@ -96,6 +115,15 @@ async def test_two_processes_each_answer_only_their_shards_servers(pg_url, tmp_p
                 what="both shards identified",
             )
             assert sorted(tuple(i["shard"]) for i in fake.identifies) == [(0, 2), (1, 2)]
+
+            # a worker delivers over REST, without a gateway session of its own
+            worker = await _start(config, fake.token, "worker")
+            procs.append(worker)
+            await fake.wait_until(
+                lambda: fake.channel_messages(SECOND_CHANNEL_ID), within=30, what="the notice"
+            )
+            (notice,) = fake.channel_messages(SECOND_CHANNEL_ID)
+            assert notice["embeds"][0]["title"] == "Marquee is now on two shards"
 
             first = await fake.slash("sources", channel_id=CHANNEL_ID)
             second = await fake.slash("sources", channel_id=SECOND_CHANNEL_ID)
@@ -121,7 +149,8 @@ async def test_two_processes_each_answer_only_their_shards_servers(pg_url, tmp_p
             errors = [await _stop(p) for p in procs]
     assert all(p.returncode == 0 for p in procs), errors
     assert "shard(s) 0 of 2" in errors[0] and "shard(s) 1 of 2" in stopped_err
-    # one session per shard: the worker-less front ends never opened a second one
+    assert "REST only" in errors[2]
+    # one session per shard: the worker opened none
     assert len(fake.identifies) == 2
     assert fake.violations == [] and fake.pings == []
     assert fake.token not in "".join(errors)
@@ -143,3 +172,20 @@ def test_shard_settings_are_checked_with_the_exact_key(tmp_path, table, key, rea
     with pytest.raises(ConfigError) as caught:
         load_config(path, env={})
     assert caught.value.key == key and reason in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("discord", "shards", "reason"),
+    [
+        ({"shard_count": 2}, (2,), "shard 2 does not exist"),
+        ({}, (0,), "needs [discord] shard_count"),
+    ],
+)
+async def test_shard_ids_on_the_command_line_are_checked(discord, shards, reason):
+    from bot.app import run
+    from bot.config import parse_config
+
+    config = parse_config({"discord": discord}, env={"DISCORD_TOKEN": "x"})
+    with pytest.raises(ConfigError) as caught:
+        await run(config, role="discord", shard_ids=shards)
+    assert caught.value.key == "--shard-ids" and reason in str(caught.value)
