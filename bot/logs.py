@@ -10,11 +10,22 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 
 __all__ = ["RedactingFilter", "setup_logging"]
 
-_SECRET_VARS = ("DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN")
+_SECRET_VARS = (
+    "DISCORD_TOKEN",
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_CLIENT_SECRET",
+)
+# Tokens that never were in the environment: each Slack workspace's bot token comes from
+# its OAuth install (slack_sdk logs the oauth.v2.access answer at DEBUG), so anything
+# shaped like a Slack token is redacted too.
+_SLACK_TOKEN = re.compile(r"\bxox[a-z](?:\.xox[a-z])?-[0-9A-Za-z-]{8,}")
 
 
 class RedactingFilter(logging.Filter):
@@ -26,8 +37,6 @@ class RedactingFilter(logging.Filter):
         self.secrets = tuple(s for s in secrets if len(s) >= 8)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
@@ -35,6 +44,8 @@ class RedactingFilter(logging.Filter):
         for secret in self.secrets:
             message = message.replace(secret, "***")
             exc_text = exc_text.replace(secret, "***")
+        message = _SLACK_TOKEN.sub("xox*-***", message)
+        exc_text = _SLACK_TOKEN.sub("xox*-***", exc_text)
         record.msg, record.args = message, None
         record.exc_text = exc_text or None
         return True

@@ -267,3 +267,30 @@ def test_the_config_turns_on_oauth_and_builds_the_redirect_url():
     assert settings.authorize_url == "https://slack-gov.com/oauth/v2/authorize"
     assert CLIENT_SECRET not in repr(settings) and CLIENT_SECRET not in repr(config)
     assert CLIENT_SECRET in config.secrets.values()  # redacted from logs
+
+
+async def test_no_workspace_token_reaches_the_log_even_at_debug(fake, store):
+    import io
+    import logging
+
+    from bot.logs import setup_logging
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    try:
+        setup_logging("DEBUG", stream=stream)
+        async with slack(fake, store) as platform:
+            _, _, status, _ = await install(platform)
+            assert status == 200
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+    (token,) = fake.tokens_of(TEAM)
+    logged = stream.getvalue()
+    assert "oauth.v2.access" in logged  # slack_sdk did log the exchange...
+    assert token not in logged and "xox*-***" in logged  # ...without the token
+    assert CLIENT_SECRET not in logged
