@@ -294,3 +294,21 @@ async def test_no_workspace_token_reaches_the_log_even_at_debug(fake, store):
     assert "oauth.v2.access" in logged  # slack_sdk did log the exchange...
     assert token not in logged and "xox*-***" in logged  # ...without the token
     assert CLIENT_SECRET not in logged
+
+
+async def test_a_worker_follows_a_reinstall_made_elsewhere(fake, store):
+    async with slack(fake, store) as front:
+        assert (await install(front))[2] == 200
+    (old,) = fake.tokens_of(TEAM)
+    async with slack(fake, store, serve=False, signing_secret=None) as worker:
+        await worker.send(f"{TEAM}/C0JOBS", Reply(title="First"), idempotency_key="mq1")
+        # The workspace installs again through a front end (another process), and Slack
+        # revokes the token the worker still holds.
+        async with slack(fake, store) as front:
+            assert (await install(front))[2] == 200
+        (new,) = [t for t in fake.tokens_of(TEAM) if t != old]
+        del fake.workspaces[old]
+        await worker.send(f"{TEAM}/C0JOBS", Reply(title="Second"), idempotency_key="mq2")
+    assert [c.token for c in fake.calls_to("chat.postMessage")] == [old, old, new]
+    sent = [m["text"] for _, _, m in fake.iter_sent()]
+    assert len(sent) == 2 and "First" in sent[0] and "Second" in sent[1]

@@ -113,6 +113,8 @@ _PERMANENT_REASONS = {
 _TRANSIENT_CODES = frozenset(
     {"ratelimited", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
 )
+# a token refused: with per-workspace installs, the stored one may be newer than ours
+_AUTH_CODES = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired"})
 # chat.update failures meaning "the alert message is gone": post the update afresh
 # instead of pausing the channel because someone deleted a message.
 _MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
@@ -966,15 +968,19 @@ class SlackPlatform:
     ) -> Mapping[str, Any]:
         assert self._client is not None, "use SlackPlatform as an async context manager"
         team = _team(channel_id)
+        cached = team is not None and team in self._team_clients
         client = await self._sender(team)
         try:
             async with self._pacer.slot(_channel(channel_id)):
                 response = await client.api_call(method, json=payload)
         except SlackApiError as err:
-            error = self._delivery_error(method, err)
-            if isinstance(error, PermanentDeliveryError) and team:
-                self._team_clients.pop(team, None)  # a revoked token: look it up afresh
-            raise error from None
+            if team and self.settings.oauth and _error_code(err) in _AUTH_CODES:
+                # The token may have been replaced by a reinstall (another instance
+                # saved it): look it up afresh, and try once more if it was cached.
+                self._team_clients.pop(team, None)
+                if cached:
+                    return await self._call(method, channel_id, payload)
+            raise self._delivery_error(method, err) from None
         except (aiohttp.ClientError, TimeoutError, OSError) as err:
             self.metrics.inc("marquee_slack_errors_total", kind="transient")
             raise TransientDeliveryError(f"slack {method}: {type(err).__name__}") from err
