@@ -244,8 +244,7 @@ class HttpClient:
         except httpx.DecodingError as err:
             raise TransportError(f"undecodable body: {err}", url=_safe(url)) from err
         except (httpx.TransportError, OSError) as err:
-            kind = type(err).__name__
-            raise TransportError(f"{kind}: {err}" if str(err) else kind, url=_safe(url)) from err
+            raise TransportError(_describe(err), url=_safe(url)) from err
 
     def _host(self, url: str) -> _Host:
         netloc = urlsplit(url).netloc.lower()
@@ -265,6 +264,21 @@ class HttpClient:
             host.next_start = max(now, host.next_start) + spacing
         if wait > 0:
             await asyncio.sleep(wait)
+
+
+def _describe(err: Exception) -> str:
+    """What went wrong, in words. (The aiohttp transport reports a failed DNS look-up or
+    a refused connection as ``ConnectTimeout``; the message tells which it was.)"""
+    detail = str(err)
+    if isinstance(err, httpx.ConnectError | httpx.ConnectTimeout | ConnectionError):
+        what = "cannot connect"
+    elif isinstance(err, httpx.TimeoutException | TimeoutError):
+        what = "timed out"
+    elif isinstance(err, httpx.RemoteProtocolError | httpx.ReadError):
+        what = "connection broken"
+    else:
+        what = type(err).__name__
+    return f"{what}: {detail}" if detail else what
 
 
 def _safe(url: str) -> str:

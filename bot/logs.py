@@ -64,5 +64,5 @@ def setup_logging(level: str = "WARNING", *, stream=None) -> None:
     root.setLevel(level)
     # discord.py and aiohttp are chatty at INFO; keep them at WARNING unless debugging
     if level != "DEBUG":
-        for name in ("discord", "aiohttp.access", "slack_bolt", "apscheduler", "httpx"):
+        for name in ("discord", "aiohttp.access", "slack_bolt", "apscheduler", "httpx", "alembic"):
             logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
