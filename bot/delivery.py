@@ -42,7 +42,7 @@ MAX_RETRY_DELAY = 900.0
 
 _Outcome = Literal["sent", "settled", "waits"]
 #: Seconds a claim lasts unless renewed; renewed every third of it while delivering.
-LEASE = 15.0
+LEASE = 10.0
 
 
 def idempotency_key(row: OutboxRow) -> str:
