@@ -113,7 +113,9 @@ class DiscordSettings:
     ``api_base`` includes the API version (``.../api/v10``); ``gateway_url`` replaces
     the gateway discord.py would use (``wss://...``); ``guild_ids`` registers the
     commands in those servers (instant) instead of globally. ``guild_ready_timeout`` is
-    how long discord.py waits for more GUILD_CREATE events before READY;
+    how long discord.py waits for more GUILD_CREATE events before READY (it always waits
+    that long after the last one; Marquee reads nothing from the guild cache, so its
+    default is short: every start, and every restart after a crash, waits it out);
     ``ready_timeout`` bounds the whole start; ``request_timeout`` bounds one REST call
     including discord.py's own retries; rate limits longer than ``max_ratelimit_wait``
     (at least 30 s, discord.py's floor) go back to the outbox instead of being slept.
@@ -125,7 +127,7 @@ class DiscordSettings:
     api_base: str = DEFAULT_API_BASE
     gateway_url: str | None = None
     guild_ids: tuple[int, ...] = ()
-    guild_ready_timeout: float = 2.0
+    guild_ready_timeout: float = 0.5
     sync_commands: bool = True
     ready_timeout: float = 60.0
     request_timeout: float = 45.0
