@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 __all__ = [
     "WINDOW",
@@ -210,6 +211,13 @@ _EVENTS = {_stem(k): v for k, v in _EVENTS.items()}
 
 def title_tokens(title: str, outlet: str = "") -> tuple[str, ...]:
     """The normalised tokens of a headline (order kept, duplicates dropped)."""
+    # Each poll rebuilds the window's index from the database, so the same headlines are
+    # tokenised poll after poll: remembered here (a pure function of its arguments).
+    return _title_tokens(title, outlet)
+
+
+@lru_cache(maxsize=1 << 16)
+def _title_tokens(title: str, outlet: str) -> tuple[str, ...]:
     text = title.strip()
     if outlet:
         for sep in (" - ", " | ", " – ", " — "):
@@ -285,6 +293,7 @@ class ClusterIndex:
         self._items: list[tuple[Candidate, tuple[str, ...], str]] = []
         self._df: Counter[str] = Counter()
         self._postings: dict[str, list[int]] = {}
+        self._by_url: dict[str, list[int]] = {}
         for cand in candidates:
             self.add(cand)
 
@@ -299,6 +308,8 @@ class ClusterIndex:
         for token in tokens:
             self._df[token] += 1
             self._postings.setdefault(token, []).append(index)
+        if cand.url:
+            self._by_url.setdefault(cand.url, []).append(index)
 
     def match(
         self, title: str, outlet: str, when: datetime, *, url: str = ""
@@ -310,8 +321,10 @@ class ClusterIndex:
         weights = {t: _weight(t, self._df.get(t, 0) + 1, docs) for t in mine}
         seen: set[int] = set()
         best: ClusterMatch | None = None
-        for i, (cand, _tokens, _key) in enumerate(self._items):
-            if url and cand.url == url and abs(cand.when - when) <= self.window:
+        # The same link is the same article: those members first, in the order added.
+        for i in self._by_url.get(url, ()) if url else ():
+            cand, _tokens, _key = self._items[i]
+            if abs(cand.when - when) <= self.window:
                 seen.add(i)
                 best = _better(best, ClusterMatch(cand.cluster_id, cand.story_id, 1.0, _key == me))
         for token in mine:
