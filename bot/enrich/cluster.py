@@ -327,25 +327,42 @@ class ClusterIndex:
             if abs(cand.when - when) <= self.window:
                 seen.add(i)
                 best = _better(best, ClusterMatch(cand.cluster_id, cand.story_id, 1.0, _key == me))
-        for token in mine:
-            for i in self._postings.get(token, ()):
-                if i in seen:
-                    continue
-                seen.add(i)
-                cand, tokens, key = self._items[i]
-                if abs(cand.when - when) > self.window:
-                    continue
-                for t in tokens:
-                    if t not in weights:
-                        weights[t] = _weight(t, self._df[t], docs)
-                score = similarity(mine, tokens, weights)
-                same = key == me
-                if score < (SAME_OUTLET_THRESHOLD if same else THRESHOLD):
-                    continue
-                best = _better(
-                    best, ClusterMatch(cand.cluster_id, cand.story_id, round(score, 3), same)
-                )
+        for i in self._sharing(mine, seen):
+            cand, tokens, key = self._items[i]
+            if abs(cand.when - when) > self.window:
+                continue
+            for t in tokens:
+                if t not in weights:
+                    weights[t] = _weight(t, self._df[t], docs)
+            score = similarity(mine, tokens, weights)
+            same = key == me
+            if score < (SAME_OUTLET_THRESHOLD if same else THRESHOLD):
+                continue
+            match = ClusterMatch(cand.cluster_id, cand.story_id, round(score, 3), same)
+            best = _better(best, match)
         return best
+
+    def _sharing(self, mine: tuple[str, ...], seen: set[int]) -> list[int]:
+        """Members that share a specific token with ``mine``, in the order a walk of
+        ``mine``'s tokens would first meet them (earliest shared token, then age).
+
+        Members sharing only generic tokens ("strike", "AI", the unions) score 0 by the
+        vetoes, so their long lists are not walked: with thousands of recent stories
+        that walk was most of a poll's time (``python -m bench``, feeds). The order is
+        kept so that ties between equal scores go the same way as before.
+        """
+        position = {token: n for n, token in enumerate(mine)}
+        found: set[int] = set()
+        for token in mine:
+            if token not in _GENERIC:
+                found.update(self._postings.get(token, ()))
+        found -= seen
+        ranked = []
+        for i in found:
+            tokens = self._items[i][1]
+            ranked.append((min(position[t] for t in tokens if t in position), i))
+        ranked.sort()
+        return [i for _, i in ranked]
 
 
 def _better(best: ClusterMatch | None, new: ClusterMatch) -> ClusterMatch:
