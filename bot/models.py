@@ -246,3 +246,4 @@ class SourceState:
     item_count: int = 0
     disabled_reason: str | None = None
     baseline_done: bool = False
+    failing_since: datetime | None = None  # the first failure since the last success

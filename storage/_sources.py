@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 
 from bot.http import Validator
 from bot.models import SourceState
@@ -31,6 +31,7 @@ def _state(row: Any) -> SourceState:
         item_count=row.item_count,
         disabled_reason=row.disabled_reason,
         baseline_done=bool(row.baseline_done),
+        failing_since=row.failing_since,
     )
 
 
@@ -104,6 +105,7 @@ class SourceQueries(StoreBase):
             "validators": {url: v.to_json() for url, v in validators.items()},
             "listing_hash": listing_hash,
             "warnings": [str(w)[:_MAX_ERROR] for w in warnings][:_MAX_WARNINGS],
+            "failing_since": None,
         }
         stmt = self._insert(source_state).values(name=name, **values)
         update_values = dict(values)
@@ -117,10 +119,16 @@ class SourceQueries(StoreBase):
     async def poll_failed(
         self, name: str, *, at: datetime, error: str, next_attempt: datetime | None
     ) -> SourceState:
-        """Record a failed poll (one more failure); returns the new state."""
+        """Record a failed poll (one more failure; the first one since the last success
+        sets ``failing_since``); returns the new state."""
         error = str(error)[:_MAX_ERROR]
         stmt = self._insert(source_state).values(
-            name=name, last_attempt=at, last_error=error, failure_count=1, next_attempt=next_attempt
+            name=name,
+            last_attempt=at,
+            last_error=error,
+            failure_count=1,
+            next_attempt=next_attempt,
+            failing_since=at,
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=[source_state.c.name],
@@ -129,6 +137,16 @@ class SourceQueries(StoreBase):
                 "last_error": error,
                 "failure_count": source_state.c.failure_count + 1,
                 "next_attempt": next_attempt,
+                # a streak that began before this column existed began at the last
+                # success at the latest
+                "failing_since": func.coalesce(
+                    source_state.c.failing_since,
+                    case(
+                        (source_state.c.failure_count > 0, source_state.c.last_success),
+                        else_=None,
+                    ),
+                    at,
+                ),
             },
         ).returning(*source_state.c)
         async with self._engine.begin() as conn:

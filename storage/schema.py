@@ -153,6 +153,9 @@ source_state = Table(
     # One instance polls a source at a time (issue 9): who holds it, and until when.
     Column("lease_owner", CleanString()),
     Column("lease_until", UTCDateTime()),
+    # The first failed poll since the last success (issue 7: disabling after a while,
+    # also for a source that never worked); cleared by a success.
+    Column("failing_since", UTCDateTime()),
 )
 
 postings = Table(
