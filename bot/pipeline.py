@@ -6,6 +6,11 @@ and records the outcome on the source. A poll never dies on one bad source: a
 :class:`SourceError` is recorded (last error, failure count, next attempt with
 exponential backoff and jitter) and the other sources go on. Anything else is a bug
 and propagates.
+
+A source failing for ``disable_after`` (from its first failure since it last worked, so
+also one that never worked) is disabled: the channels whose subscriptions name its
+company get a notice in the outbox, once per failure streak; it is then only tried at
+the longest backoff, and the first success enables it again and tells them so.
 """
 
 from __future__ import annotations
@@ -24,12 +29,22 @@ from bot.enrich import EnrichSettings, enrich_posting
 from bot.enrich.news import score_story
 from bot.errors import RateLimited, SourceError
 from bot.http import HttpClient
-from bot.models import Posting, PostingEvent, SourceState, Story, StoryEvent
+from bot.models import OutboxEntry, Posting, PostingEvent, SourceState, Story, StoryEvent
 from bot.sources import NEWS_KINDS, Source
 from bot.sources.base import PollContext
+from handlers.args import shorten
+from handlers.companies import company_key
+from handlers.reply import Item, Reply, reply_to_json
 from storage import Router, Store
 
-__all__ = ["Backoff", "Pipeline", "PollSummary", "listing_hash"]
+__all__ = [
+    "Backoff",
+    "Pipeline",
+    "PollSummary",
+    "disabled_notice",
+    "listing_hash",
+    "recovered_notice",
+]
 
 log = logging.getLogger(__name__)
 
@@ -149,13 +164,15 @@ class Pipeline:
         started = time.perf_counter()
         now = self._clock()
         state = await self.store.source_state(cfg.name)
-        if not force and state is not None:
-            if state.disabled_reason:
-                summary.skipped = f"disabled: {state.disabled_reason}"
-                return summary
-            if state.next_attempt and state.next_attempt > now:
-                summary.skipped = f"backing off until {state.next_attempt:%Y-%m-%d %H:%M} UTC"
-                return summary
+        # A disabled source is still tried now and then (at the longest backoff), so its
+        # recovery is noticed; a forced poll tries it at once.
+        if not force and state is not None and state.next_attempt and state.next_attempt > now:
+            summary.skipped = (
+                f"disabled: {state.disabled_reason}"
+                if state.disabled_reason
+                else f"backing off until {state.next_attempt:%Y-%m-%d %H:%M} UTC"
+            )
+            return summary
         baseline = not backfill and not (state and state.baseline_done)
         summary.baseline = baseline
         route = route if route is not None else self.router_source()
@@ -178,11 +195,13 @@ class Pipeline:
         except SourceError as err:
             summary.error = str(err)
             summary.seconds = time.perf_counter() - started
-            await self._failed(cfg.name, err, now, state)
+            await self._failed(source, err, now, state)
             return summary
         await self.store.poll_succeeded(
             cfg.name, at=now, validators=ctx.validators, item_count=count, warnings=summary.warnings
         )
+        if state is not None and state.disabled_reason:
+            await self._recovered(source, state, now)
         for event in events:
             if event.kind == "new":
                 summary.new += 1
@@ -253,11 +272,17 @@ class Pipeline:
         )
 
     async def _failed(
-        self, name: str, err: SourceError, now: datetime, state: SourceState | None
+        self, source: Source, err: SourceError, now: datetime, state: SourceState | None
     ) -> None:
+        name = source.config.name
         failures = (state.failure_count if state else 0) + 1
         retry_after = err.retry_after if isinstance(err, RateLimited) else None
-        delay = self.backoff.delay(failures, retry_after=retry_after)
+        disabled = bool(state and state.disabled_reason)
+        disabling = not disabled and _failing_for(state, now) >= self.backoff.disable_after
+        if disabled or disabling:
+            delay = self.backoff.maximum  # a disabled source is only probed now and then
+        else:
+            delay = self.backoff.delay(failures, retry_after=retry_after)
         new_state = await self.store.poll_failed(
             name, at=now, error=str(err), next_attempt=now + timedelta(seconds=delay)
         )
@@ -268,11 +293,48 @@ class Pipeline:
             delay,
             err,
         )
-        since = new_state.last_success
-        if since is not None and (now - since).total_seconds() > self.backoff.disable_after:
+        if disabling:
+            since = new_state.failing_since or now
             reason = f"failing since {since:%Y-%m-%d %H:%M} UTC: {err}"
+            # Notices first, keyed by the failure streak: a crash before the source is
+            # marked disabled repeats both at the next failure, and still tells once.
+            await self._tell(source, since, disabled_notice(source, since, str(err)))
             await self.store.set_source_disabled(name, reason)
             log.error("source %s disabled: %s", name, reason)
+
+    async def _recovered(self, source: Source, state: SourceState, now: datetime) -> None:
+        """A disabled source worked again: enable it and tell the channels told before."""
+        since = state.failing_since or state.last_success or now
+        await self._tell(source, since, recovered_notice(source, since, now))
+        await self.store.set_source_disabled(source.config.name, None)
+        log.warning("source %s works again; enabled", source.config.name)
+
+    async def _tell(self, source: Source, since: datetime, notice: tuple[str, Reply]) -> None:
+        """Queue ``notice`` for every channel with a live subscription naming the
+        source's company, once per failure streak (``since``)."""
+        event, reply = notice
+        keys = {company_key(source.config.company), company_key(source.config.name)} - {""}
+        channels = sorted(
+            {
+                sub.channel
+                for sub in await self.store.subscriptions(include_paused=False)
+                if keys & {company_key(c) for c in sub.companies}
+            }
+        )
+        payload = reply_to_json(reply)
+        streak = f"{since:%Y%m%dT%H%M%S}"
+        entries = [
+            OutboxEntry(
+                channel=channel,
+                item_kind="notice",
+                event="notice",
+                dedupe_key=f"{channel}|source:{source.config.name}|{event}|{streak}",
+                payload=payload,
+            )
+            for channel in channels
+        ]
+        if entries:
+            await self.store.enqueue(entries, at=self._clock())
 
     async def poll_many(
         self,
@@ -313,3 +375,45 @@ def _with_company(posting: Posting, source: Source) -> Posting:
     if posting.company:
         return posting
     return replace(posting, company=source.config.company or source.config.name)
+
+
+def _failing_for(state: SourceState | None, now: datetime) -> float:
+    """Seconds since the first failure of the streak ``now``'s failure continues (0 for
+    a first failure). A streak older than ``failing_since`` began at the last success."""
+    if state is None or not state.failure_count:
+        return 0.0
+    since = state.failing_since or state.last_success
+    return (now - since).total_seconds() if since is not None else 0.0
+
+
+def _company(source: Source) -> str:
+    return source.config.company or source.config.name
+
+
+def disabled_notice(source: Source, since: datetime, error: str) -> tuple[str, Reply]:
+    """What a channel following the source's company is told when it is disabled."""
+    company = _company(source)
+    return "disabled", Reply(
+        title=f"Marquee stopped polling {company}",
+        text=(
+            f"The source {source.config.name} has failed since {since:%Y-%m-%d %H:%M} UTC, "
+            f"so it is disabled: new postings from {company} are not alerted until it "
+            "works again (Marquee keeps trying now and then, and says so here when it "
+            "does). /sources shows its state."
+        ),
+        items=(Item(title="Last error", text=shorten(" ".join(error.split()), 300)),),
+        severity="warning",
+    )
+
+
+def recovered_notice(source: Source, since: datetime, now: datetime) -> tuple[str, Reply]:
+    """What the same channels are told when it works again."""
+    company = _company(source)
+    return "recovered", Reply(
+        title=f"{company} is back",
+        text=(
+            f"The source {source.config.name} works again (it had failed since "
+            f"{since:%Y-%m-%d %H:%M} UTC): alerts for {company} resume."
+        ),
+        severity="info",
+    )
