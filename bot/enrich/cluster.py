@@ -327,7 +327,7 @@ class ClusterIndex:
             if abs(cand.when - when) <= self.window:
                 seen.add(i)
                 best = _better(best, ClusterMatch(cand.cluster_id, cand.story_id, 1.0, _key == me))
-        for i in self._sharing(mine, seen):
+        for i in self._sharing(mine, seen, weights):
             cand, tokens, key = self._items[i]
             if abs(cand.when - when) > self.window:
                 continue
@@ -342,23 +342,36 @@ class ClusterIndex:
             best = _better(best, match)
         return best
 
-    def _sharing(self, mine: tuple[str, ...], seen: set[int]) -> list[int]:
-        """Members that share a specific token with ``mine``, in the order a walk of
-        ``mine``'s tokens would first meet them (earliest shared token, then age).
+    def _sharing(
+        self, mine: tuple[str, ...], seen: set[int], weights: Mapping[str, float]
+    ) -> list[int]:
+        """Members that could reach the threshold, in the order a walk of ``mine``'s
+        tokens would first meet them (earliest shared token, then age).
 
         Members sharing only generic tokens ("strike", "AI", the unions) score 0 by the
-        vetoes, so their long lists are not walked: with thousands of recent stories
-        that walk was most of a poll's time (``python -m bench``, feeds). The order is
-        kept so that ties between equal scores go the same way as before.
+        vetoes, so those tokens' long lists are not walked; and since the union holds all
+        of ``mine``, a member's score is at most the weight it shares over ``mine``'s
+        weight, so members whose shared weight cannot reach :data:`THRESHOLD` are not
+        scored. With thousands of recent stories, scoring them was most of a poll's time
+        (``python -m bench``, feeds). The order is kept so that ties between equal
+        scores go the same way as before.
         """
         position = {token: n for n, token in enumerate(mine)}
-        found: set[int] = set()
+        shared: dict[int, float] = {}
+        generic = 0.0
         for token in mine:
-            if token not in _GENERIC:
-                found.update(self._postings.get(token, ()))
-        found -= seen
+            weight = weights[token]
+            if token in _GENERIC:
+                generic += weight
+                continue
+            for i in self._postings.get(token, ()):
+                shared[i] = shared.get(i, 0.0) + weight
+        # A margin keeps float rounding from dropping a member right at the threshold.
+        floor = THRESHOLD * sum(weights[t] for t in mine) * (1 - 1e-9) - generic
         ranked = []
-        for i in found:
+        for i, weight in shared.items():
+            if weight < floor or i in seen:
+                continue
             tokens = self._items[i][1]
             ranked.append((min(position[t] for t in tokens if t in position), i))
         ranked.sort()
