@@ -43,6 +43,8 @@ MAX_RETRY_DELAY = 900.0
 _Outcome = Literal["sent", "settled", "waits"]
 #: Seconds a claim lasts unless renewed; renewed every third of it while delivering.
 LEASE = 10.0
+#: Pauses between attempts to mark a sent alert so, when the database fails.
+MARK_SENT_RETRIES = (0.5, 2.0)
 
 
 def idempotency_key(row: OutboxRow) -> str:
@@ -142,7 +144,9 @@ class Delivery:
         while not stop.is_set():
             try:
                 await self.run_once()
-            except Exception:  # a storage outage must not kill the worker
+            except StorageError as err:  # the database is away: the next cycle retries
+                log.warning("delivery cycle failed, retrying: %s", err)
+            except Exception:  # a bug in one cycle must not kill the worker
                 log.exception("delivery cycle failed; retrying")
             self.wakeup.clear()
             waiters = [
@@ -206,8 +210,23 @@ class Delivery:
                 paused,
             )
             return "settled"
-        await self.store.mark_sent(row.id, at=self._clock(), message_ref=ref)
+        await self._mark_sent(row, ref)
         return "sent"
+
+    async def _mark_sent(self, row: OutboxRow, ref: str | None) -> None:
+        """Record that the platform has the alert, trying a few times: if this fails the
+        alert goes out again once the claim runs out (Discord drops the repeat by its
+        nonce; Slack would show it twice)."""
+        for pause in MARK_SENT_RETRIES:
+            try:
+                await self.store.mark_sent(row.id, at=self._clock(), message_ref=ref)
+                return
+            except StorageError as err:
+                log.warning(
+                    "alert %s was sent but could not be marked so (%s); trying again", row.id, err
+                )
+                await asyncio.sleep(pause)  # the database's moment, not a wait for work
+        await self.store.mark_sent(row.id, at=self._clock(), message_ref=ref)
 
     async def _retry(self, row: OutboxRow, error: str, retry_after: float | None) -> bool:
         """Back to the outbox with backoff (``True``), or failed when it is too old."""
