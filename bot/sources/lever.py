@@ -105,7 +105,12 @@ class LeverSource:
                 more = self.page_url(skip + self.page_size) in ctx.validators
             else:
                 items = await asyncio.to_thread(_items, response)
-                ids = {item.get("id") for item in items if isinstance(item, dict)}
+                # ids are compared only: one that is not a string (a list, say) is ignored
+                ids = {
+                    item["id"]
+                    for item in items
+                    if isinstance(item, dict) and isinstance(item.get("id"), str | int)
+                }
                 if pages and ids and ids <= seen:
                     # The server ignores skip (a proxy, a saved copy): we have the board.
                     skip -= self.page_size
