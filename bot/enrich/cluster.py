@@ -240,6 +240,7 @@ def _title_tokens(title: str, outlet: str) -> tuple[str, ...]:
     return tuple(tokens)
 
 
+@lru_cache(maxsize=4096)
 def outlet_key(outlet: str) -> str:
     """Outlet names compared loosely: "The Hollywood Reporter" == "Hollywood Reporter"."""
     words = re.findall(r"[a-z0-9]+", outlet.casefold())
@@ -265,11 +266,27 @@ def _weights(docs: Iterable[Sequence[str]]) -> dict[str, float]:
 
 def similarity(a: Sequence[str], b: Sequence[str], weights: Mapping[str, float]) -> float:
     """Weighted Jaccard of two token sets, after the vetoes (0.0 when one applies)."""
-    sa, sb = set(a), set(b)
+    return _similarity(_Tokens(a), _Tokens(b), weights)
+
+
+class _Tokens:
+    """A headline's tokens as a set, with the sector and event classes they name:
+    prepared once per story instead of once per comparison."""
+
+    __slots__ = ("events", "sectors", "set")
+
+    def __init__(self, tokens: Iterable[str]) -> None:
+        self.set = set(tokens)
+        self.sectors = {_SECTORS[t] for t in self.set if t in _SECTORS}
+        self.events = {_EVENTS[t] for t in self.set if t in _EVENTS}
+
+
+def _similarity(a: _Tokens, b: _Tokens, weights: Mapping[str, float]) -> float:
+    sa, sb = a.set, b.set
     shared = sa & sb
     if len(shared) < 2 or not (shared - _GENERIC):
         return 0.0
-    if _conflict(sa, sb, _SECTORS) or _conflict(sa, sb, _EVENTS):
+    if _clash(a.sectors, b.sectors) or _clash(a.events, b.events):
         return 0.0
     default = math.log(_PRIOR_DOCS)
     inter = sum(weights.get(t, default) for t in shared)
@@ -277,9 +294,8 @@ def similarity(a: Sequence[str], b: Sequence[str], weights: Mapping[str, float])
     return inter / union if union else 0.0
 
 
-def _conflict(a: set[str], b: set[str], classes: Mapping[str, str]) -> bool:
-    ca = {classes[t] for t in a if t in classes}
-    cb = {classes[t] for t in b if t in classes}
+def _clash(ca: set[str], cb: set[str]) -> bool:
+    """Both name classes (sectors, or events) and none in common."""
     return bool(ca and cb and not (ca & cb))
 
 
@@ -290,7 +306,7 @@ class ClusterIndex:
 
     def __init__(self, candidates: Iterable[Candidate] = (), *, window: timedelta = WINDOW):
         self.window = window
-        self._items: list[tuple[Candidate, tuple[str, ...], str]] = []
+        self._items: list[tuple[Candidate, tuple[str, ...], str, _Tokens]] = []
         self._df: Counter[str] = Counter()
         self._postings: dict[str, list[int]] = {}
         self._by_url: dict[str, list[int]] = {}
@@ -304,7 +320,7 @@ class ClusterIndex:
         """Make ``cand`` a candidate for the stories matched after it."""
         tokens = title_tokens(cand.title, cand.outlet)
         index = len(self._items)
-        self._items.append((cand, tokens, outlet_key(cand.outlet)))
+        self._items.append((cand, tokens, outlet_key(cand.outlet), _Tokens(tokens)))
         for token in tokens:
             self._df[token] += 1
             self._postings.setdefault(token, []).append(index)
@@ -319,22 +335,23 @@ class ClusterIndex:
         me = outlet_key(outlet)
         docs = len(self._items) + 1
         weights = {t: _weight(t, self._df.get(t, 0) + 1, docs) for t in mine}
+        mine_prepared = _Tokens(mine)
         seen: set[int] = set()
         best: ClusterMatch | None = None
         # The same link is the same article: those members first, in the order added.
         for i in self._by_url.get(url, ()) if url else ():
-            cand, _tokens, _key = self._items[i]
+            cand, _tokens, _key, _prepared = self._items[i]
             if abs(cand.when - when) <= self.window:
                 seen.add(i)
                 best = _better(best, ClusterMatch(cand.cluster_id, cand.story_id, 1.0, _key == me))
         for i in self._sharing(mine, seen, weights):
-            cand, tokens, key = self._items[i]
+            cand, tokens, key, prepared = self._items[i]
             if abs(cand.when - when) > self.window:
                 continue
             for t in tokens:
                 if t not in weights:
                     weights[t] = _weight(t, self._df[t], docs)
-            score = similarity(mine, tokens, weights)
+            score = _similarity(mine_prepared, prepared, weights)
             same = key == me
             if score < (SAME_OUTLET_THRESHOLD if same else THRESHOLD):
                 continue
