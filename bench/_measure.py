@@ -179,7 +179,7 @@ class Figure:
 
 def summarise(figures: Sequence[Figure]) -> str:
     """The results table, aligned for a terminal (and valid Markdown)."""
-    rows = [("scenario", "metric", "median", "min", "max", "target", "result")]
+    rows = [("scenario", "metric", "median", "min", "max", "runs", "target", "result")]
     for f in figures:
         m = f.metric
         if f.skipped:
@@ -195,6 +195,7 @@ def summarise(figures: Sequence[Figure]) -> str:
                 _fmt(f.median),
                 _fmt(min(f.values)),
                 _fmt(max(f.values)),
+                str(len(f.values)),
                 m.target,
                 "" if verdict is None else ("pass" if verdict else "FAIL"),
             )

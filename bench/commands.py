@@ -107,7 +107,7 @@ def _queries(rng: random.Random, companies: list[str], count: int) -> list[dict[
     return out
 
 
-async def _measure(url: str, n: int, calls: int) -> dict[str, Any]:
+async def _measure(url: str, n: int, calls: int, rounds: int, budget: float) -> dict[str, Any]:
     from bot.render.discord import render as render_discord
     from bot.render.slack import render as render_slack
     from handlers import Caller, Context, HandlerSettings, dispatch
@@ -126,9 +126,18 @@ async def _measure(url: str, n: int, calls: int) -> dict[str, Any]:
         ctx = Context("discord", "discord:1300000000000000001", Caller("1300000000000000002"))
         settings = HandlerSettings()
         rng = random.Random(5)
-        discord_ms, slack_ms, errors = [], [], []
+        discord_ms: list[float] = []
+        slack_ms: list[float] = []
+        errors: list[str] = []
         by_shape: dict[str, list[float]] = {}
-        for n_call, args in enumerate(_queries(rng, companies, calls + 10)):
+        began = time.perf_counter()
+        # A few warm-up calls (pool, caches), then rounds of ``calls`` calls while the
+        # budget lasts (at least one round).
+        queries = _queries(rng, companies, 8 + calls * rounds)
+        for n_call, args in enumerate(queries):
+            measured = n_call - 8
+            if measured > 0 and measured % calls == 0 and time.perf_counter() - began > budget:
+                break
             t0 = time.perf_counter()
             reply = await dispatch(store, "ailistings", args, ctx, settings=settings)
             t1 = time.perf_counter()
@@ -138,7 +147,7 @@ async def _measure(url: str, n: int, calls: int) -> dict[str, Any]:
             t3 = time.perf_counter()
             if reply.severity == "error":
                 errors.append(f"{args}: {reply.text}")
-            if n_call >= 10:  # the first calls warm caches and the pool
+            if measured >= 0:
                 discord_ms.append((t2 - t0) * 1000)
                 slack_ms.append((t1 - t0 + t3 - t2) * 1000)
                 shape = ",".join(sorted(args)) or "no filter"
@@ -156,20 +165,24 @@ async def _measure(url: str, n: int, calls: int) -> dict[str, Any]:
 async def commands_child(params: dict[str, Any]) -> dict[str, Any]:
     """Store the postings on one engine and time ``calls`` commands."""
     logging.basicConfig(level=logging.ERROR)
-    n, calls = params["postings"], params["calls"]
+    args = (params["postings"], params["calls"], params["rounds"], params["budget"])
     if params["engine"] == "sqlite":
-        return await _measure(f"sqlite+aiosqlite:///{params['db']}", n, calls)
+        return await _measure(f"sqlite+aiosqlite:///{params['db']}", *args)
     from bench._pg import fresh_database
 
     async with fresh_database(f"marquee_bench_commands_{os.getpid()}") as url:
-        return await _measure(url, n, calls)
+        return await _measure(url, *args)
 
 
-def run(quick: bool, repeat: int, workdir: Path, log: Any) -> list[Figure]:
-    """Per engine: one store of the postings, then ``repeat`` rounds of calls."""
+def run(
+    quick: bool, repeat: int, workdir: Path, log: Any, budget: float | None = None
+) -> list[Figure]:
+    """Per engine: one store of the postings, then ``repeat`` rounds of calls over it
+    (fewer when ``budget`` seconds of calls are spent after a round)."""
     from bench._pg import reachable
 
-    n, calls = (20_000, 80) if quick else (200_000, 200)
+    # Eight filter shapes, five calls each per round.
+    n, calls = (20_000, 40) if quick else (200_000, 40)
     figures = {k: Figure(m) for k, m in METRICS.items()}
     why_not = asyncio.run(reachable())
     for engine in ("sqlite", "pg"):
@@ -183,12 +196,20 @@ def run(quick: bool, repeat: int, workdir: Path, log: Any) -> list[Figure]:
         # and the repeats are rounds of calls over it.
         result = run_child(
             "commands",
-            {"engine": engine, "db": str(db), "postings": n, "calls": calls * repeat},
+            {
+                "engine": engine,
+                "db": str(db),
+                "postings": n,
+                "calls": calls,
+                "rounds": repeat,
+                "budget": budget if budget is not None else float("inf"),
+            },
         )
         if result["errors"]:
             raise RuntimeError(f"/ailistings answered errors: {result['errors']}")
         prefix = "sqlite" if engine == "sqlite" else "pg"
-        for r in range(repeat):
+        done = len(result["discord_ms"]) // calls
+        for r in range(done):
             d = result["discord_ms"][r * calls : (r + 1) * calls]
             s = result["slack_ms"][r * calls : (r + 1) * calls]
             figures[f"{prefix}_discord"].values.append(percentile(d, 0.95))
@@ -197,8 +218,8 @@ def run(quick: bool, repeat: int, workdir: Path, log: Any) -> list[Figure]:
         if engine == "sqlite":
             figures["load"].values.append(result["postings"] / result["load_wall"])
         log(
-            f"  {engine}: {n:,} postings stored in {result['load_wall']:.1f}s; "
-            f"p95 Discord {percentile(result['discord_ms'], 0.95):.1f} ms, "
+            f"  {engine}: {n:,} postings stored in {result['load_wall']:.1f}s; {done} rounds "
+            f"of {calls} calls; p95 Discord {percentile(result['discord_ms'], 0.95):.1f} ms, "
             f"Slack {percentile(result['slack_ms'], 0.95):.1f} ms, "
             f"max {max(result['discord_ms']):.1f} ms"
         )

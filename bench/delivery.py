@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import urllib.request
 from datetime import UTC, datetime
 from functools import partial
@@ -105,12 +106,19 @@ def _stats(url: str) -> dict[str, Any]:
         return json.loads(resp.read())
 
 
-def run(quick: bool, repeat: int, workdir: Path, log: Any) -> list[Figure]:
-    """``repeat`` drains, each against a fresh fake Discord and a fresh database."""
+def run(
+    quick: bool, repeat: int, workdir: Path, log: Any, budget: float | None = None
+) -> list[Figure]:
+    """``repeat`` drains, each against a fresh fake Discord and a fresh database (fewer
+    when ``budget`` seconds are spent after a run)."""
     postings, channels = (8, 50) if quick else (40, 50)
     allowed = min(GLOBAL_RATE, channels * PER_CHANNEL_RATE)
     figures = {k: Figure(m) for k, m in METRICS.items()}
+    begun = time.perf_counter()
     for i in range(repeat):
+        if i and budget is not None and time.perf_counter() - begun > budget:
+            log(f"  stopping after {i} runs: the {budget:.0f}s budget is spent")
+            break
         db = workdir / f"delivery-{i}.db"
         with serve("bench._discord", str(channels)) as (announced, _proc):
             info = json.loads(announced)

@@ -120,7 +120,9 @@ async def fanout_child(params: dict[str, Any]) -> dict[str, Any]:
         return await _one(url)
 
 
-def run(quick: bool, repeat: int, workdir: Path, log: Any) -> list[Figure]:
+def run(
+    quick: bool, repeat: int, workdir: Path, log: Any, budget: float | None = None
+) -> list[Figure]:
     """``repeat`` measurements on SQLite, then on PostgreSQL if it is reachable."""
     from bench._pg import reachable
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import mmap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -135,16 +136,23 @@ def feedparser_counts(feeds: FeedSet) -> dict[str, int]:
     return counts
 
 
-def run(quick: bool, repeat: int, workdir: Path, log: Any) -> list[Figure]:
-    """Prepare the feeds; then Marquee and reader, ``repeat`` times each."""
+def run(
+    quick: bool, repeat: int, workdir: Path, log: Any, budget: float | None = None
+) -> list[Figure]:
+    """Prepare the feeds; then Marquee and reader, ``repeat`` times each (fewer when
+    ``budget`` seconds are spent after a run)."""
     n, per = (20, 100) if quick else (200, 100)
     feeds = prepare_feeds(n, per)
     log(f"  {n} feeds × {per} entries, {feeds.bytes / 1e6:.1f} MB; checking with feedparser …")
     expected = feedparser_counts(feeds)
     figures = {k: Figure(m) for k, m in METRICS.items()}
     params = {"feeds": n, "entries": per}
+    begun = time.perf_counter()
     with serve("bench._server", str(feeds.directory)) as (url, _proc):
         for i in range(repeat):
+            if i and budget is not None and time.perf_counter() - begun > budget:
+                log(f"  stopping after {i} runs: the {budget:.0f}s budget is spent")
+                break
             mdb, rdb = workdir / f"feeds-marquee-{i}.db", workdir / f"feeds-reader-{i}.sqlite"
             ours = run_child("feeds-marquee", {**params, "server": url, "db": str(mdb)})
             peer = run_child("feeds-reader", {**params, "server": url, "db": str(rdb)})

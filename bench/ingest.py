@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import mmap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -169,16 +170,23 @@ def ceiling_child(params: dict[str, Any]) -> dict[str, Any]:
     return {"postings": postings, "salaries": salaries, "cpu": spent.cpu, "wall": spent.wall}
 
 
-def run(quick: bool, repeat: int, workdir: Path, log: Any) -> list[Figure]:
-    """Prepare the boards, then cold + re-poll and the ceiling ``repeat`` times."""
+def run(
+    quick: bool, repeat: int, workdir: Path, log: Any, budget: float | None = None
+) -> list[Figure]:
+    """Prepare the boards, then cold + re-poll and the ceiling ``repeat`` times (fewer
+    when ``budget`` seconds are spent after a run)."""
     boards_n, per_board = (14, 50) if quick else (500, 200)
     log(f"preparing {boards_n} boards × {per_board} postings …")
     boards = prepare_boards(boards_n, per_board)
     log(f"  {boards.postings:,} postings, {boards.bytes / 1e6:,.0f} MB in {boards.directory}")
     figures = {k: Figure(m) for k, m in METRICS.items()}
     params = {"boards": boards_n, "per_board": per_board}
+    begun = time.perf_counter()
     with serve("bench._server", str(boards.directory)) as (url, _proc):
         for i in range(repeat):
+            if i and budget is not None and time.perf_counter() - begun > budget:
+                log(f"  stopping after {i} runs: the {budget:.0f}s budget is spent")
+                break
             db = workdir / f"ingest-{i}.db"
             result = run_child("ingest", {**params, "server": url, "db": str(db)})
             stats = _stats(url)
