@@ -150,6 +150,9 @@ def _clean_url(url: str | None, limit: int) -> str | None:
         return None
     # keep URL syntax; encode what ends or splits Slack's link markup, and spaces/quotes
     url = quote(url, safe="/:?#[]@!$&'()*+,;=%-._~")
+    # "/@everyone" in a path (a feed's relative link, a profile URL) reads as a bare
+    # mention in the message text: %40 is the same path and inert
+    url = _BARE_MENTION.sub("%40", url)
     return url if len(url) <= limit else None
 
 
