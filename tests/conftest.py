@@ -11,8 +11,22 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from bot.http import HttpClient, HttpSettings
+
+# Hypothesis profiles (issue 7): "ci", the default (and what CI=true gets), is
+# derandomized, so every run tries the same examples; HYPOTHESIS_PROFILE=long tries many
+# more, at random. Tests that set max_examples themselves keep their own count.
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, deadline=None, max_examples=25, suppress_health_check=_SLOW_OK
+)
+hypothesis_settings.register_profile(
+    "long", deadline=None, max_examples=600, suppress_health_check=_SLOW_OK
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "ci")
 
 PG_DSN = os.environ.get("MARQUEE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("MARQUEE_REQUIRE_PG") == "1"
