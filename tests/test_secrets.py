@@ -167,10 +167,11 @@ async def test_a_full_run_writes_no_secret_anywhere(sqlite_url, tmp_path, socket
                 forged = SlackSigner(signer.url, signing_secret="not-the-secret-0123456789")
                 assert (await forged.command(payload)).status == 401
 
-            # an alert through a 429 and a 500 on Discord and a 429 on Slack
-            discord.rate_limit(f"{API}/channels/{CHANNEL_ID}/messages", 0.05)
-            discord.server_error(f"{API}/channels/{CHANNEL_ID}/messages", 500)
-            slack.rate_limit("chat.postMessage", "1")
+            # an alert, through a 429 and a 500 on Discord and a 429 on Slack
+            if not socket_mode:  # (once is enough: they cost real seconds)
+                discord.rate_limit(f"{API}/channels/{CHANNEL_ID}/messages", 0.05)
+                discord.server_error(f"{API}/channels/{CHANNEL_ID}/messages", 500)
+                slack.rate_limit("chat.postMessage", "1")
             board.jobs.append(
                 job(
                     4011199001,
@@ -203,8 +204,9 @@ async def test_a_full_run_writes_no_secret_anywhere(sqlite_url, tmp_path, socket
                 answers.append(str(slack.acks[envelope]))
             else:
                 answers.append((await signer.command(sources)).text)
-            code, out, err = await marquee(config, "sources", "--json")
-            answers.append(out + err)
+            if not socket_mode:
+                code, out, err = await marquee(config, "sources", "--json")
+                answers.append(out + err)
         finally:
             if proc.returncode is None:
                 proc.send_signal(signal.SIGTERM)
@@ -214,7 +216,7 @@ async def test_a_full_run_writes_no_secret_anywhere(sqlite_url, tmp_path, socket
         # the run did talk: DEBUG lines from the libraries, our own lines, the failures
         assert "DEBUG" in output and "discord" in output and "slack" in output.lower()
         assert "broken" in output and "HTTP 500" in output
-        assert "rate limited" in output.lower()
+        assert socket_mode or "rate limited" in output.lower()
         assert _leaks(output, secrets) == [], [
             line for line in output.splitlines() if _leaks(line, secrets)
         ][:5]
