@@ -67,44 +67,12 @@ SLACK_JOBS, SLACK_NEWS = "C0JOBS", "C0NEWS"
 JOBS_CHANNELS = (f"discord:{CHANNEL_ID}", f"slack:{TEAM_ID}/{SLACK_JOBS}")
 NEWS_CHANNELS = (f"discord:{OTHER_CHANNEL_ID}", f"slack:{TEAM_ID}/{SLACK_NEWS}")
 FEED_PATH = "/news/feed.xml"
-_WORDS = [
-    "amber",
-    "basalt",
-    "cobalt",
-    "delta",
-    "ember",
-    "fjord",
-    "garnet",
-    "harbor",
-    "indigo",
-    "juniper",
-    "kelp",
-    "lumen",
-    "marble",
-    "nectar",
-    "onyx",
-    "prism",
-    "quartz",
-    "raven",
-    "sierra",
-    "tundra",
-    "umber",
-    "velvet",
-    "willow",
-    "xenon",
-    "yarrow",
-    "zephyr",
-    "atlas",
-    "beacon",
-    "cinder",
-    "dune",
-    "echo",
-    "flint",
-    "glacier",
-    "heron",
-    "iris",
-    "jade",
-]
+_WORDS = (
+    "amber", "basalt", "cobalt", "delta", "ember", "fjord", "garnet", "harbor", "indigo",
+    "juniper", "kelp", "lumen", "marble", "nectar", "onyx", "prism", "quartz", "raven",
+    "sierra", "tundra", "umber", "velvet", "willow", "xenon", "yarrow", "zephyr", "atlas",
+    "beacon", "cinder", "dune", "echo", "flint", "glacier", "heron", "iris", "jade",
+)  # fmt: skip
 
 
 @dataclass
