@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.enrich.cluster import WINDOW, Candidate, ClusterIndex, outlet_key
 from bot.models import StoredStory, Story, StoryEvent
 from storage._base import Router, StoreBase, chunks, utcnow
-from storage.schema import source_state, stories, story_clusters
+from storage.schema import clean_text, source_state, stories, story_clusters
 
 __all__ = ["StoryQueries", "content_hash"]
 
@@ -130,7 +130,9 @@ class StoryQueries(StoreBase):
         """
         batch: dict[str, Story] = {}
         for story in fresh:
-            batch.setdefault(story.guid, story)  # a feed repeating a guid: first wins
+            # keyed as stored (see storage.schema.clean_text): a guid with a NUL in it
+            # came back from the insert without it
+            batch.setdefault(clean_text(story.guid), story)  # a repeated guid: first wins
         async with self._engine.begin() as conn:
             events = await self._apply_stories(conn, source, batch, at=at)
             await self._stories_baseline_done(conn, source)
