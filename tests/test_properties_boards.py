@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from bot.delivery import Delivery
 from bot.enrich import EnrichSettings
@@ -223,6 +223,7 @@ def _fresh(world: dict[str, Any]) -> None:
 @pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # one world, on purpose
 @given(plan=mutations())
+@example(plan=[Mutation("replace", 0.387, [])])  # found by the long profile: a list as an id
 async def test_hostile_board_payloads_are_data(world, kind, plan):
     await check_hostile_poll(world, kind, plan)
 
