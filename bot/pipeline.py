@@ -398,8 +398,7 @@ def disabled_notice(source: Source, since: datetime, error: str) -> tuple[str, R
         text=(
             f"The source {source.config.name} has failed since {since:%Y-%m-%d %H:%M} UTC, "
             f"so it is disabled: new postings from {company} are not alerted until it "
-            "works again (Marquee keeps trying now and then, and says so here when it "
-            "does). /sources shows its state."
+            "works again, and this channel is told when it does. /sources shows its state."
         ),
         items=(Item(title="Last error", text=shorten(" ".join(error.split()), 300)),),
         severity="warning",
