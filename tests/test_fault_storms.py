@@ -195,6 +195,8 @@ async def test_a_discord_storm_delays_but_loses_and_doubles_nothing(store):
         for cid in channels:  # every kind of fault, in a random order, then at random
             path = f"{API}/channels/{cid}/messages"
             kinds += [_discord_fault(fake, path, k) for k in rng.sample(DISCORD_FAULTS, 8)]
+        # and a 500, which discord.py retries itself after a second (once: it is slept)
+        fake.server_error(f"{API}/channels/{CHANNEL_ID}/messages", 500)
         rounds = 0
         for _ in range(4):  # the storm goes on while some alerts get through
             await delivery.run_once()
