@@ -82,10 +82,12 @@ class Delivery:
         self._on_delivered = on_delivered
         self.wakeup = asyncio.Event()
 
-    async def run_once(self) -> int:
-        """Deliver every row due now; returns how many were sent."""
+    async def run_once(self, stop: asyncio.Event | None = None) -> int:
+        """Deliver every row due now; returns how many were sent. Once ``stop`` is set
+        the alert being sent is finished and the rest are handed back at once (for the
+        next worker, or the next start), so a backlog never holds up a shutdown."""
         sent = 0
-        while True:
+        while stop is None or not stop.is_set():
             rows = await self.store.claim_due(
                 now=self._clock(),
                 limit=self.batch,
@@ -100,7 +102,9 @@ class Delivery:
             waiting: set[str] = set()  # channels whose earlier row waits for a retry
             try:
                 for row in rows:
-                    if row.entry.channel in waiting:
+                    if stop is not None and stop.is_set():
+                        await self._hand_back(row, "not sent before the worker stopped")
+                    elif row.entry.channel in waiting:
                         await self._follow(row)
                     else:
                         outcome = await self._deliver(row)
@@ -114,6 +118,7 @@ class Delivery:
                 heartbeat.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await heartbeat
+        return sent
 
     async def _renew(self, held: set[int]) -> None:
         """Keep this worker's claim on the rows it still holds while it delivers."""
@@ -133,17 +138,17 @@ class Delivery:
     async def _follow(self, row: OutboxRow) -> None:
         """Hand a row back unsent: an earlier row of its channel waits for a retry, and
         the claim query keeps it back until that one went out."""
-        await self.store.mark_retry(
-            row.id,
-            error=row.last_error or "waiting for an earlier alert to this channel",
-            retry_at=self._clock(),
-        )
+        await self._hand_back(row, "waiting for an earlier alert to this channel")
+
+    async def _hand_back(self, row: OutboxRow, why: str) -> None:
+        """Release a claimed row unsent, due at once (its last error, if any, stays)."""
+        await self.store.mark_retry(row.id, error=row.last_error or why, retry_at=self._clock())
 
     async def run_forever(self, stop: asyncio.Event, *, idle: float = 5.0) -> None:
         """Deliver until ``stop`` is set; wakes early when ``wakeup`` is set."""
         while not stop.is_set():
             try:
-                await self.run_once()
+                await self.run_once(stop)
             except StorageError as err:  # the database is away: the next cycle retries
                 log.warning("delivery cycle failed, retrying: %s", err)
             except Exception:  # a bug in one cycle must not kill the worker
