@@ -13,10 +13,12 @@ and ``/sources``, and are not retried.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import random
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -109,7 +111,7 @@ async def slack_platform(**kw: Any) -> AsyncIterator[tuple[HoldingSlack, SlackPl
             signing_secret=SIGNING_SECRET,
             port=0,
             api_base=fake.api_base,
-            pace_seconds=0.0,
+            pace_seconds=kw.pop("pace_seconds", 0.0),
             request_timeout=kw.pop("request_timeout", 0.5),
             **kw,
         )
@@ -446,3 +448,28 @@ async def test_refusal_errors_name_no_secret():
         with pytest.raises(PermanentDeliveryError) as caught:
             await platform.send(str(CHANNEL_ID), Reply(title="x"), idempotency_key="mq1")
         assert "fake-bot-token" not in str(caught.value)
+
+
+async def test_a_stop_hands_the_backlog_back_at_once(store):
+    """SIGTERM with a backlog paced at one Slack message a second: the worker finishes
+    the alert it is sending, hands the rest back unclaimed and returns; the next worker
+    (after a restart) takes them at once and keeps the order."""
+    channel = f"slack:{TEAM_ID}/C0JOBS"
+    await store.enqueue([alert(channel, n) for n in range(40)])
+    async with slack_platform(pace_seconds=1.0) as (fake, platform):
+        stop = asyncio.Event()
+        first = Delivery(store, {"slack": platform}, worker="first")
+        task = asyncio.create_task(first.run_forever(stop))
+        await fake.wait_for(lambda: len(fake.calls_to("chat.postMessage")) >= 2, within=10)
+        stop.set()
+        started = time.monotonic()
+        await asyncio.wait_for(task, timeout=5)
+        assert time.monotonic() - started < 2.5  # not 38 more seconds of pacing
+        sent = len(slack_titles(fake, "C0JOBS"))
+        assert sent < 40 and await store.outbox_backlog() == 40 - sent
+        rows = await store.claim_due(now=datetime.now(UTC), worker="peek", lease_seconds=0)
+        assert len(rows) == 40 - sent  # unclaimed and due at once, not after a lease
+    async with slack_platform() as (fake2, platform2):
+        second = Delivery(store, {"slack": platform2}, worker="second")
+        assert await second.run_once() == 40 - sent
+        assert [int(t.split()[1]) for t in slack_titles(fake2, "C0JOBS")] == list(range(sent, 40))
