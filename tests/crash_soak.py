@@ -67,6 +67,9 @@ SLACK_JOBS, SLACK_NEWS = "C0JOBS", "C0NEWS"
 JOBS_CHANNELS = (f"discord:{CHANNEL_ID}", f"slack:{TEAM_ID}/{SLACK_JOBS}")
 NEWS_CHANNELS = (f"discord:{OTHER_CHANNEL_ID}", f"slack:{TEAM_ID}/{SLACK_NEWS}")
 FEED_PATH = "/news/feed.xml"
+#: How long a life waits for the moment its strategy kills at (a restart may first wait
+#: for the claims of the run killed before it to run out)
+CATCH_WITHIN = 20.0
 _WORDS = (
     "amber", "basalt", "cobalt", "delta", "ember", "fjord", "garnet", "harbor", "indigo",
     "juniper", "kelp", "lumen", "marble", "nectar", "onyx", "prism", "quartz", "raven",
@@ -116,6 +119,11 @@ class SoakResult:
         lines.append(f"discord dropped {self.discord.resends_dropped} resends by their nonce")
         lines += [f"PROBLEM: {p}" for p in self.problems]
         return "\n".join(lines)
+
+
+def _digest_marker(subscription_id: int) -> str:
+    """What a digest's footer says, delimited so #6 is not found in #63."""
+    return f"Subscription #{subscription_id} ·"
 
 
 def free_port() -> int:
@@ -382,7 +390,7 @@ outlet = "Trade Daily"
             )
         )
         self.result.digests += 1
-        self.due.append(_Due(channel, f"Subscription #{sub.id}", "digest"))
+        self.due.append(_Due(channel, _digest_marker(sub.id), "digest"))
 
     # -- processes ------------------------------------------------------------------
 
@@ -469,13 +477,13 @@ outlet = "Trade Daily"
             elif strategy == "poll":
                 seen = self.boards.arrivals
                 caught = await self.boards.wait_until(
-                    lambda: self.boards.arrivals > seen and self.boards.in_flight > 0, 12
+                    lambda: self.boards.arrivals > seen and self.boards.in_flight > 0, CATCH_WITHIN
                 )
                 point = "poll" if caught else "timer"
             elif strategy == "digest":
                 seen = len(self.slack.calls_to("auth.test"))
                 caught = await self.slack.wait_for(
-                    lambda: len(self.slack.calls_to("auth.test")) > seen, 12
+                    lambda: len(self.slack.calls_to("auth.test")) > seen, CATCH_WITHIN
                 )
                 if caught:
                     await asyncio.sleep(self.rng.uniform(0, 0.3))  # the fault's timing
@@ -515,13 +523,13 @@ outlet = "Trade Daily"
             before = self.discord.held + self.slack.held
             try:
                 caught = await self._discord_or_slack(
-                    lambda: self.discord.held + self.slack.held > before, 12
+                    lambda: self.discord.held + self.slack.held > before, CATCH_WITHIN
                 )
             finally:
                 self.discord.hold = self.slack.hold = 0
             return "send-held" if caught else "timer"
         before = self._sent_count()
-        if not await self._discord_or_slack(lambda: self._sent_count() > before, 12):
+        if not await self._discord_or_slack(lambda: self._sent_count() > before, CATCH_WITHIN):
             return "timer"
         await asyncio.sleep(self.rng.uniform(0, 0.02))  # the fault's timing
         return "send-answered"
@@ -565,11 +573,14 @@ outlet = "Trade Daily"
         out: dict[str, list[tuple[str, str]]] = {}
         for cid in (CHANNEL_ID, OTHER_CHANNEL_ID):
             out[f"discord:{cid}"] = [
-                (str(m.get("nonce", "")), json.dumps(m)) for m in self.discord.channel_messages(cid)
+                (str(m.get("nonce", "")), json.dumps(m, ensure_ascii=False))
+                for m in self.discord.channel_messages(cid)
             ]
         for cid in (SLACK_JOBS, SLACK_NEWS):
             sent = sorted(self.slack.messages.get(cid, {}).items(), key=lambda kv: float(kv[0]))
-            out[f"slack:{TEAM_ID}/{cid}"] = [(ts, json.dumps(m)) for ts, m in sent]
+            out[f"slack:{TEAM_ID}/{cid}"] = [
+                (ts, json.dumps(m, ensure_ascii=False)) for ts, m in sent
+            ]
         return out
 
     def _all_arrived(self) -> bool:
@@ -707,7 +718,7 @@ outlet = "Trade Daily"
 
     def _marker_of(self, row: dict[str, Any]) -> str | None:
         if row["item_kind"] == "digest":
-            return f"Subscription #{row['subscription_id']}"
+            return _digest_marker(row["subscription_id"])
         return self.item_urls.get((row["item_kind"], row["item_id"]))
 
     async def load_item_urls(self) -> None:
@@ -820,6 +831,8 @@ async def _main(args: argparse.Namespace) -> int:
             kills=args.kills,
             seed=args.seed,
             db_url=db_url,
+            # the backlog of the last run goes out at Slack's pace: a second a message
+            finish_within=120 + 2 * args.kills,
             log=lambda line: print(line, flush=True) if args.verbose else None,
         )
     finally:
