@@ -63,11 +63,12 @@ def _jitter_fraction(name: str, last: datetime) -> float:
 
 def due_at(state: SourceState | None, interval: float, jitter: float = 0.0) -> datetime | None:
     """When a source is next due: ``None`` means now (never polled). A disabled source
-    is never due; one backing off is due when both its interval and its backoff passed."""
+    is only probed, at its next attempt (the longest backoff); one backing off is due
+    when both its interval and its backoff passed."""
     if state is None or state.last_attempt is None:
         return None
     if state.disabled_reason:
-        return datetime.max.replace(tzinfo=UTC)
+        return state.next_attempt or datetime.max.replace(tzinfo=UTC)
     wait = interval * (1 + jitter * _jitter_fraction(state.name, state.last_attempt))
     due = state.last_attempt + timedelta(seconds=wait)
     if state.next_attempt is not None and state.next_attempt > due:
