@@ -85,15 +85,11 @@ class App:
     #: the process's /healthz report (``marquee run``), also served by Slack's endpoint
     health: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
-    async def refresh_router(self) -> None:
+    async def refresh_router(self) -> Router:
         """Rebuild the matcher from the current subscriptions (once per poll cycle)."""
         from bot.matching import build_router
 
         self.router = build_router(await self.subscriptions())
-
-    async def refresh_and_get_router(self) -> Router | None:
-        """:meth:`refresh_router`, returning the new router."""
-        await self.refresh_router()
         return self.router
 
     def select(self, names: Sequence[str] | None = None) -> list[Source]:
@@ -285,7 +281,7 @@ async def run(
                     jitter=config.polling.jitter,
                     concurrency=config.polling.concurrency,
                 ),
-                refresh_router=app.refresh_and_get_router,
+                refresh_router=app.refresh_router,
                 on_polled=lambda s: (
                     delivery.wakeup.set() if s.new or s.updated or s.closed else None
                 ),

@@ -60,7 +60,7 @@ def _poller(app: App) -> Poller:
         app.select,
         owner="test-instance",
         settings=PollerSettings(lease=30.0, check_every=0.1, jitter=0.0),
-        refresh_router=app.refresh_and_get_router,
+        refresh_router=app.refresh_router,
         metrics=Metrics(),
     )
 

@@ -54,7 +54,7 @@ def _poller(
         app.select,
         owner=owner,
         settings=PollerSettings(lease=lease, check_every=0.1, jitter=0.1),
-        refresh_router=app.refresh_and_get_router,
+        refresh_router=app.refresh_router,
         metrics=metrics or Metrics(),
         **({"clock": clock} if clock else {}),
     )
