@@ -18,8 +18,8 @@ from storage._engine import create_engine
 from storage._errors import translate
 from storage._installations import SlackInstallation
 from storage._leases import SourceLease
+from storage._listings import SalaryStats
 from storage._migrate import upgrade, upgrade_engine
-from storage._postings import SalaryStats
 from storage.store import Store
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Postings: the diff of each poll against what is stored, and the listings queries.
+"""Postings: the diff of each poll against what is stored (the read side is ``_listings.py``).
 
 The diff rules (issue 2, item 8; ARCHITECTURE "Data rules"):
 
@@ -19,27 +19,24 @@ import json
 import math
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     bindparam,
-    case,
     delete,
     false,
     func,
     or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.models import AIMatch, Posting, PostingEvent, PostingStatus, Salary, StoredPosting
+from bot.models import AIMatch, Posting, PostingEvent, Salary, StoredPosting
 from storage._base import Router, StoreBase, chunks
 from storage.schema import clean_text, postings, source_companies, source_state
 
-__all__ = ["PostingQueries", "SalaryStats", "company_key", "fingerprint"]
+__all__ = ["PostingQueries", "company_key", "fingerprint"]
 
 # A posting is closed once it has been missing from this many consecutive successful polls.
 CLOSE_AFTER_MISSES = 2
@@ -47,19 +44,6 @@ CLOSE_AFTER_MISSES = 2
 # last_seen of a posting that is merely still there is refreshed at most this often, so an
 # unchanged board costs no row writes (and no dead tuples on PostgreSQL) on most polls.
 LAST_SEEN_RESOLUTION = timedelta(hours=1)
-
-# Query terms beyond this are ignored: each one is a LIKE over three columns.
-_MAX_QUERY_TERMS = 8
-
-
-class SalaryStats(NamedTuple):
-    """Top-of-range annual USD pay of one company's open postings."""
-
-    company: str
-    count: int
-    median: float
-    p90: float
-    max: float
 
 
 def company_key(name: str) -> str:
@@ -205,70 +189,6 @@ def _changes(old: Any, posting: Posting) -> tuple[str, ...]:
     if new_salary != old_salary:
         changes.append("salary")
     return tuple(changes)
-
-
-def _percentile(ordered: Sequence[float], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    position = (len(ordered) - 1) * q
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def _company_filter(company: str | Sequence[str] | None) -> ColumnElement[bool] | None:
-    names = [company] if isinstance(company, str) else list(company or ())
-    keys = sorted({company_key(name) for name in names if name and name.strip()})
-    if not keys:
-        return None
-    return or_(postings.c.company_key.in_(keys), func.lower(postings.c.source).in_(keys))
-
-
-def _listing_filters(
-    *,
-    company: str | Sequence[str] | None,
-    min_usd: float | None,
-    query: str | None,
-    remote: bool | None,
-    ai_only: bool,
-    status: PostingStatus | None,
-    since: datetime | None,
-    dialect: str,
-) -> list[ColumnElement[bool]]:
-    filters: list[ColumnElement[bool]] = []
-    if status is not None:
-        filters.append(postings.c.status == status)
-    if ai_only:
-        filters.append(postings.c.ai_is == true())
-    by_company = _company_filter(company)
-    if by_company is not None:
-        filters.append(by_company)
-    if min_usd is not None:
-        filters.append(postings.c.top_usd >= float(min_usd))
-    if remote is not None:
-        filters.append(postings.c.remote == remote)
-    if since is not None:
-        filters.append(postings.c.first_seen >= since)
-    # Every word must appear in the title, company or description; the words are bound
-    # parameters with LIKE's wildcards escaped, so "100%" means the text "100%".
-    for term in (query or "").split()[:_MAX_QUERY_TERMS]:
-        filters.append(
-            or_(
-                *(
-                    _contains(column, term, dialect)
-                    for column in (postings.c.title, postings.c.company, postings.c.description)
-                )
-            )
-        )
-    return filters
-
-
-def _contains(column: Any, term: str, dialect: str) -> ColumnElement[bool]:
-    """Case-insensitive substring match. SQLite's LIKE already ignores (ASCII) case, so
-    it skips lower() on each row; PostgreSQL uses ILIKE."""
-    if dialect == "sqlite":
-        escaped = term.replace("/", "//").replace("%", "/%").replace("_", "/_")
-        return column.like(f"%{escaped}%", escape="/")
-    return column.icontains(term, autoescape=True)
 
 
 # The columns the diff needs for every posting of a source (no text, no timestamps).
@@ -609,146 +529,3 @@ class PostingQueries(StoreBase):
         for batch in chunks(ids):
             rows.extend(await conn.execute(select(postings).where(postings.c.id.in_(batch))))
         return rows
-
-    # -- queries ----------------------------------------------------------------------
-
-    async def listings(
-        self,
-        *,
-        company: str | Sequence[str] | None = None,
-        min_usd: float | None = None,
-        query: str | None = None,
-        remote: bool | None = None,
-        ai_only: bool = True,
-        status: PostingStatus | None = "open",
-        since: datetime | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> list[StoredPosting]:
-        """Postings matching the filters, highest top-of-range annual USD first (no pay
-        last), then newest."""
-        filters = _listing_filters(
-            company=company,
-            min_usd=min_usd,
-            query=query,
-            remote=remote,
-            ai_only=ai_only,
-            status=status,
-            since=since,
-            dialect=self.dialect,
-        )
-        stmt = (
-            select(postings)
-            .where(*filters)
-            .order_by(
-                postings.c.top_usd.desc().nulls_last(),
-                postings.c.first_seen.desc(),
-                postings.c.id.desc(),
-            )
-            .limit(max(0, int(limit)))
-            .offset(max(0, int(offset)))
-        )
-        async with self._reader.connect() as conn:
-            return [_stored(row) for row in await conn.execute(stmt)]
-
-    async def count_listings(
-        self,
-        *,
-        company: str | Sequence[str] | None = None,
-        min_usd: float | None = None,
-        query: str | None = None,
-        remote: bool | None = None,
-        ai_only: bool = True,
-        status: PostingStatus | None = "open",
-        since: datetime | None = None,
-    ) -> int:
-        """How many postings :meth:`listings` would page through with these filters."""
-        filters = _listing_filters(
-            company=company,
-            min_usd=min_usd,
-            query=query,
-            remote=remote,
-            ai_only=ai_only,
-            status=status,
-            since=since,
-            dialect=self.dialect,
-        )
-        stmt = select(func.count()).select_from(postings).where(*filters)
-        async with self._reader.connect() as conn:
-            return int(await conn.scalar(stmt) or 0)
-
-    async def posting(self, posting_id: int) -> StoredPosting | None:
-        """One stored posting by id."""
-        async with self._reader.connect() as conn:
-            row = (await conn.execute(select(postings).where(postings.c.id == posting_id))).first()
-        return _stored(row) if row is not None else None
-
-    async def salary_stats(
-        self, company: str | Sequence[str] | None = None, ai_only: bool = True
-    ) -> list[SalaryStats]:
-        """Per company, over open postings with pay: count, median, 90th percentile and
-        maximum of the top of the range in annual USD; highest median first."""
-        filters = [postings.c.status == "open", postings.c.top_usd.is_not(None)]
-        if ai_only:
-            filters.append(postings.c.ai_is == true())
-        by_company = _company_filter(company)
-        if by_company is not None:
-            filters.append(by_company)
-        # (status, ai_is, top_usd, ..., company_key) is all in the rank index: no row reads
-        stmt = select(postings.c.company_key, postings.c.top_usd).where(*filters)
-        groups: dict[str, list[float]] = {}
-        async with self._reader.connect() as conn:
-            for key, top in await conn.execute(stmt):
-                groups.setdefault(key, []).append(top)
-            names = await self._spellings(conn, list(groups))
-        stats = []
-        for key, values in groups.items():
-            values.sort()
-            stats.append(
-                SalaryStats(
-                    company=names.get(key, key),
-                    count=len(values),
-                    median=_percentile(values, 0.5),
-                    p90=_percentile(values, 0.9),
-                    max=values[-1],
-                )
-            )
-        stats.sort(key=lambda s: (-s.median, s.company.lower()))
-        return stats
-
-    async def _spellings(self, conn: AsyncConnection, keys: Sequence[str]) -> dict[str, str]:
-        """company_key -> the spelling most open postings use ("NVIDIA" over "Nvidia")."""
-        counts: dict[str, dict[str, int]] = {}
-        for batch in chunks(keys):
-            rows = await conn.execute(
-                select(
-                    source_companies.c.company_key,
-                    source_companies.c.company,
-                    func.sum(source_companies.c.open_count),
-                )
-                .where(source_companies.c.company_key.in_(batch))
-                .group_by(source_companies.c.company_key, source_companies.c.company)
-            )
-            for key, name, n in rows:
-                counts.setdefault(key, {})[name] = int(n)
-        return {
-            key: max(sorted(spelled), key=lambda name: spelled[name])
-            for key, spelled in counts.items()
-        }
-
-    async def companies(self, prefix: str = "", limit: int = 25) -> list[str]:
-        """Company names with open postings for autocomplete: those starting with
-        ``prefix`` first, then those containing it."""
-        key = company_key(prefix)
-        company = source_companies.c.company_key
-        stmt = select(func.max(source_companies.c.company)).group_by(company)
-        if key:
-            starts = company.startswith(key, autoescape=True)
-            stmt = stmt.where(company.contains(key, autoescape=True)).order_by(
-                case((starts, 0), else_=1), company
-            )
-        else:
-            stmt = stmt.order_by(company)
-        stmt = stmt.limit(max(0, int(limit)))
-        async with self._reader.connect() as conn:
-            return [row[0] for row in await conn.execute(stmt)]

@@ -11,6 +11,7 @@ import inspect
 from storage._errors import storage_errors
 from storage._installations import InstallationQueries
 from storage._leases import LeaseQueries
+from storage._listings import ListingQueries
 from storage._outbox import MetaQueries, OutboxQueries
 from storage._postings import PostingQueries
 from storage._sources import SourceQueries
@@ -23,6 +24,7 @@ __all__ = ["Store"]
 class Store(
     SourceQueries,
     PostingQueries,
+    ListingQueries,
     StoryQueries,
     SubscriptionQueries,
     OutboxQueries,
