@@ -352,12 +352,22 @@ def slack_manifest(config: Config, url: str | None) -> int:
             "needed for the manifest in HTTP mode: the public https:// URL Slack calls "
             "(or pass --url, or set SLACK_APP_TOKEN for Socket Mode)",
         )
+    redirect = None
+    if config.slack_oauth:
+        if not base:
+            raise ConfigError(
+                "slack.public_url",
+                "needed for the manifest when installing through OAuth ([slack] client_id): "
+                "Slack sends installers back to {public_url}/slack/oauth_redirect",
+            )
+        redirect = base.rstrip("/") + "/slack/oauth_redirect"
     manifest = build_manifest(
         COMMANDS,
         request_url_base=base,
         socket_mode=socket_mode,
         path=config.slack.path,
         who_may_subscribe=config.slack.who_may_subscribe,
+        oauth_redirect_url=redirect,
     )
     print(manifest_json(manifest))
     return 0

@@ -125,3 +125,43 @@ def _read_yaml(text: str) -> object:
 
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
+
+
+def test_oauth_manifest_lists_the_redirect_url():
+    manifest = build_manifest(
+        COMMANDS,
+        request_url_base="https://m.example.org",
+        socket_mode=False,
+        oauth_redirect_url="https://m.example.org/slack/oauth_redirect",
+    )
+    assert manifest["oauth_config"]["redirect_urls"] == [
+        "https://m.example.org/slack/oauth_redirect"
+    ]
+    assert "chat:write" in manifest["oauth_config"]["scopes"]["bot"]
+    plain = build_manifest(COMMANDS, request_url_base="https://m.example.org", socket_mode=False)
+    assert "redirect_urls" not in plain["oauth_config"]
+    with pytest.raises(ValueError, match="not an http"):
+        build_manifest(COMMANDS, request_url_base=None, socket_mode=True, oauth_redirect_url="x")
+
+
+def test_cli_manifest_for_an_oauth_install(tmp_path, capsys, monkeypatch):
+    from bot.cli import main
+
+    monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+    config = tmp_path / "marquee.toml"
+    config.write_text(
+        '[slack]\nclient_id = "1234567890.1234567890"\npublic_url = "https://bot.example.org/"\n'
+    )
+    assert main(["--config", str(config), "slack", "manifest"]) == 0
+    manifest = json.loads(capsys.readouterr().out)
+    assert manifest["oauth_config"]["redirect_urls"] == [
+        "https://bot.example.org/slack/oauth_redirect"
+    ]
+    assert manifest["settings"]["interactivity"]["request_url"] == (
+        "https://bot.example.org/slack/events"
+    )
+
+    config.write_text('[slack]\nclient_id = "1234567890.1234567890"\n')
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-A-1-x")
+    assert main(["--config", str(config), "slack", "manifest"]) == 2
+    assert "oauth_redirect" in capsys.readouterr().err

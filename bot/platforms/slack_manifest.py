@@ -77,9 +77,12 @@ def build_manifest(
     app_name: str = "Marquee",
     path: str = "/slack/events",
     who_may_subscribe: object = "everyone",
+    oauth_redirect_url: str | None = None,
 ) -> dict[str, Any]:
     """The manifest as a dict. ``request_url_base`` is where Slack reaches us over HTTP
-    (``https://marquee.example.org``); it is required unless ``socket_mode``."""
+    (``https://marquee.example.org``); it is required unless ``socket_mode``.
+    ``oauth_redirect_url`` (``{public_url}/slack/oauth_redirect``) is listed when the app
+    installs through OAuth: Slack refuses a redirect_uri the app does not list."""
     request_url: str | None = None
     if not socket_mode:
         if not request_url_base or not re.match(r"^https?://[^\s/]+", request_url_base):
@@ -108,6 +111,11 @@ def build_manifest(
     interactivity: dict[str, Any] = {"is_enabled": True}
     if request_url is not None:
         interactivity["request_url"] = request_url
+    oauth_config: dict[str, Any] = {"scopes": {"bot": scopes_for(who_may_subscribe)}}
+    if oauth_redirect_url is not None:
+        if not re.match(r"^https?://[^\s/]+", oauth_redirect_url):
+            raise ValueError(f"{oauth_redirect_url!r} is not an http(s) URL")
+        oauth_config = {"redirect_urls": [oauth_redirect_url], **oauth_config}
     return {
         "_metadata": {"major_version": 1, "minor_version": 1},
         "display_information": {
@@ -120,7 +128,7 @@ def build_manifest(
             "bot_user": {"display_name": _cut(app_name, _BOT_NAME), "always_online": True},
             "slash_commands": slash_commands,
         },
-        "oauth_config": {"scopes": {"bot": scopes_for(who_may_subscribe)}},
+        "oauth_config": oauth_config,
         "settings": {
             "interactivity": interactivity,
             "org_deploy_enabled": False,
