@@ -24,6 +24,10 @@ __all__ = ["BUTTON_ARGS_BUDGET", "ailistings", "encoded_len", "page_buttons", "s
 #: 100) has room for its own framing.
 BUTTON_ARGS_BUDGET = 90
 MAX_SALARY_ROWS = 10
+#: ``/ailistings`` counts matches up to this many (or up to the page asked for, if
+#: further) and says "1,000+ roles" beyond: an exact count of a common query word
+#: would read every open posting's description (issue 8), a capped one stops early.
+COUNT_CAP = 1000
 
 
 def encoded_len(command: str, args: tuple[tuple[str, str], ...]) -> int:
@@ -77,6 +81,11 @@ def _pages(total: int, size: int, page: int) -> int:
     return pages
 
 
+def _count_text(total: int, capped: bool) -> str:
+    """``"70"``, or ``"1,000+"`` when counting stopped there."""
+    return f"{total:,}+" if capped else str(total)
+
+
 async def ailistings(
     store: Store,
     ctx: Context,
@@ -98,8 +107,14 @@ async def ailistings(
         "ai_only": True,
         "status": "open",
     }
-    total = await store.count_listings(**filters)
     size = settings.page_size
+    # Count to the cap, or through the page asked for when it lies beyond: one more
+    # than that says whether there are more (capped), and paging works at any depth.
+    counted = max(COUNT_CAP, page * size)
+    total = await store.count_listings(**filters, limit=counted + 1)
+    capped = total > counted
+    if capped:
+        total = counted
     pages = _pages(total, size, page)
     rows = await store.listings(**filters, limit=size, offset=(page - 1) * size)
 
@@ -136,14 +151,19 @@ async def ailistings(
     if remote is not None:
         args.append(("remote", "yes" if remote else "no"))
     first = (page - 1) * size + 1
-    noun = "role" if total == 1 else "roles"
-    buttons = page_buttons("ailistings", tuple(args), page, has_next=page < pages)
-    footer = f"Page {page} of {pages} · {first}–{first + len(rows) - 1} of {total}"
-    if not buttons and page < pages:
+    noun = "role" if total == 1 and not capped else "roles"
+    has_next = page < pages or capped
+    buttons = page_buttons("ailistings", tuple(args), page, has_next=has_next)
+    of_pages = f"{pages:,}+" if capped else str(pages)
+    footer = (
+        f"Page {page} of {of_pages} · {first}–{first + len(rows) - 1} "
+        f"of {_count_text(total, capped)}"
+    )
+    if not buttons and has_next:
         footer += f" · add page:{page + 1} for more"
     return Reply(
         title=title,
-        text=f"{total} {noun}, highest pay first (top of range, annual USD).",
+        text=f"{_count_text(total, capped)} {noun}, highest pay first (top of range, annual USD).",
         items=tuple(posting_item(r) for r in rows),
         buttons=buttons,
         footer=footer,
