@@ -25,6 +25,14 @@ Discord sends each server's interactions to the shard ``(guild_id >> 22) % shard
 With ``gateway=False`` the platform only logs in over REST: enough to send and edit
 alerts (``marquee run --role worker``), without taking interactions from a shard.
 
+Rate limits: the per-route ones (a channel's messages among them) are announced in
+each answer's headers and discord.py honours them, waiting before a request that would
+break one. The global one (50 requests a second for a bot, interaction endpoints
+exempt) is documented but never announced before it is broken, so every request to the
+REST API but the interaction endpoints first takes a slot from a token bucket
+(``global_rate`` a second, ``global_burst`` at once) shared by every client of the
+process with the same token: every shard, and every :class:`DiscordPlatform`.
+
 Errors: ``send``/``edit`` raise :class:`~bot.errors.TransientDeliveryError` (5xx,
 timeouts, a rate limit longer than discord.py will wait) or
 :class:`~bot.errors.PermanentDeliveryError` with a reason a person can act on (Missing
@@ -52,6 +60,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError
+from bot.platforms._pacing import TokenBucket
 from bot.render.discord import DiscordMessage, decode_custom_id, render
 from handlers.reply import Reply
 from handlers.spec import Caller, CommandSpec, Context, Option
@@ -120,7 +129,11 @@ class DiscordSettings:
     including discord.py's own retries; rate limits longer than ``max_ratelimit_wait``
     (at least 30 s, discord.py's floor) go back to the outbox instead of being slept.
     A command not declared ``slow`` that has no answer after ``defer_after`` seconds is
-    deferred anyway: Discord allows 3 seconds for the first response.
+    deferred anyway: Discord allows 3 seconds for the first response. REST requests
+    (interaction responses excepted) are paced to ``global_rate`` a second with at most
+    ``global_burst`` at once: Discord's global limit is 50 a second (more for a bot
+    Discord raised it for), and a one-second window then holds at most
+    ``global_rate + global_burst - 1`` of them.
     """
 
     token: str = ""
@@ -133,6 +146,8 @@ class DiscordSettings:
     request_timeout: float = 45.0
     max_ratelimit_wait: float = 30.0
     defer_after: float = 2.0
+    global_rate: float = 48.0
+    global_burst: int = 2
     #: total shards of the bot (``None``: no sharding, one plain client)
     shard_count: int | None = None
     #: the shards this process runs (empty: all of ``shard_count``)
@@ -168,6 +183,11 @@ class DiscordSettings:
         for key in ("guild_ready_timeout", "ready_timeout", "request_timeout"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"discord.{key}", "must be more than 0 seconds")
+        rate, burst = self.global_rate, self.global_burst
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
+            raise ConfigError("discord.global_rate", f"requests a second, more than 0: {rate!r}")
+        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+            raise ConfigError("discord.global_burst", f"a whole number, at least 1: {burst!r}")
         count = self.shard_count
         if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
             raise ConfigError("discord.shard_count", f"expected a whole number, got {count!r}")
@@ -200,6 +220,56 @@ def _point_discord_py(settings: DiscordSettings) -> Callable[[], None]:
         DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
 
     return restore
+
+
+# -- the global rate limit --------------------------------------------------------------
+
+#: One bucket per bot token in the process (Discord counts the global limit per bot).
+_GLOBAL_BUCKETS: dict[str, TokenBucket] = {}
+#: Interaction responses and follow-ups (``/webhooks/{application_id}/{token}``) are not
+#: bound to the global limit: https://discord.com/developers/docs/topics/rate-limits#global-rate-limit
+_EXEMPT = ("interactions/", "webhooks/")
+
+
+def _global_bucket(settings: DiscordSettings) -> TokenBucket:
+    """The process's bucket for this bot (a new one if the pace was changed)."""
+    key = hashlib.sha256(settings.token.encode()).hexdigest()
+    bucket = _GLOBAL_BUCKETS.get(key)
+    if bucket is None or (bucket.rate, bucket.burst) != (
+        settings.global_rate,
+        settings.global_burst,
+    ):
+        bucket = _GLOBAL_BUCKETS[key] = TokenBucket(settings.global_rate, settings.global_burst)
+    return bucket
+
+
+def _pacing(bucket: TokenBucket, api_base: str) -> aiohttp.TraceConfig:
+    """A trace for discord.py's HTTP session that takes a slot from ``bucket`` before
+    every request to the REST API but an interaction endpoint.
+
+    The start of an aiohttp request is the one place that sees each attempt (discord.py
+    retries 429s and 5xx within a call) after discord.py's per-route wait (a channel's
+    bucket may hold a message for seconds): a slot taken earlier would be spent while
+    the request still waits there, and the requests would leave in a burst after it.
+    The gateway's websocket (another host) is not paced.
+    """
+    base = yarl.URL(api_base)
+    prefix = base.path.rstrip("/") + "/"
+
+    async def on_request_start(
+        session: aiohttp.ClientSession,
+        context: object,
+        params: aiohttp.TraceRequestStartParams,
+    ) -> None:
+        url = params.url
+        if url.host != base.host or url.port != base.port or not url.path.startswith(prefix):
+            return
+        if not url.path[len(prefix) :].startswith(_EXEMPT):
+            await bucket.acquire()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request_start)
+    return trace
 
 
 # -- command registration -------------------------------------------------------------
@@ -419,6 +489,7 @@ class DiscordPlatform:
             "chunk_guilds_at_startup": False,
             "member_cache_flags": discord.MemberCacheFlags.none(),
             "max_ratelimit_timeout": self.settings.max_ratelimit_wait,
+            "http_trace": _pacing(_global_bucket(self.settings), self.settings.api_base),
         }
         if self.settings.shard_count is not None:
             self._client = _ShardedClient(

@@ -24,6 +24,17 @@ created. Beyond Discord, it writes down every payload that would have pinged som
 broken a limit in :attr:`FakeDiscord.violations`, and every mention Discord would have
 turned into a notification in :attr:`FakeDiscord.pings`.
 
+Rate limits: by default every answer carries the same made-up rate-limit headers and
+nothing is enforced. ``global_limit=50`` enforces Discord's global limit (that many
+requests a second to the REST API, a bucket of as many refilled as fast; interaction
+endpoints are exempt, as on Discord) and answers a request over it with a global 429;
+``channel_limit=(5, 5.0)`` allows so many message creates and edits per channel per
+window (opened by the first message, as Discord's buckets are), answers one over it
+with a 429 of scope ``user``, and gives every accepted one the true ``X-RateLimit-*``
+headers of its window. :attr:`FakeDiscord.rejected_global` and
+:attr:`~FakeDiscord.rejected_channel` count the 429s, :attr:`~FakeDiscord.accepted` the
+accepted messages (their ``time.monotonic()``).
+
 Sharding (issue 9): more servers can be added (``guilds={guild_id: channel_ids}``); a
 gateway connection identifies with ``shard: [id, count]`` and gets READY and
 GUILD_CREATE for the servers of its shard only, and every event about a server
@@ -87,6 +98,9 @@ MODERATOR_PERMISSIONS = MEMBER_PERMISSIONS | _MANAGE_CHANNELS
 _DISCORD_EPOCH_MS = 1_420_070_400_000
 _EPHEMERAL, _LOADING = 1 << 6, 1 << 7
 _MENTION = re.compile(r"@(everyone|here)|<@!?(\d+)>|<@&(\d+)>")
+_MESSAGE_PATH = re.compile(rf"^{re.escape(API)}/channels/(\d+)/messages(?:/\d+)?$")
+# Not bound to the global limit (interaction callbacks and follow-ups).
+_UNPACED = (f"{API}/interactions/", f"{API}/webhooks/")
 
 LIMITS = {
     "content": 2000,
@@ -199,6 +213,14 @@ def message_problems(payload: Mapping[str, Any], *, create: bool = True) -> list
     return problems
 
 
+def _message_channel(request: web.Request) -> int | None:
+    """The channel of a message create or edit (what the per-channel limit counts)."""
+    match = _MESSAGE_PATH.match(request.path)
+    if match is None or request.method not in ("POST", "PATCH"):
+        return None
+    return int(match.group(1))
+
+
 def _would_ping(payload: Mapping[str, Any]) -> list[str]:
     """What Discord would notify for this content under its allowed_mentions."""
     content = payload.get("content") or ""
@@ -241,6 +263,15 @@ class FakeInteraction:
 
 
 @dataclass
+class _Window:
+    """One channel's rate-limit window: opened by its first message."""
+
+    channel: int
+    opened: float
+    used: int = 0
+
+
+@dataclass
 class _Connection:
     ws: web.WebSocketResponse
     seq: int = 0
@@ -266,6 +297,8 @@ class FakeDiscord(FakeHTTPServer):
         interaction_deadline: float = 3.0,
         guilds: Mapping[int, Iterable[int]] | None = None,
         recommended_shards: int = 1,
+        global_limit: float | None = None,
+        channel_limit: tuple[int, float] | None = None,
     ) -> None:
         super().__init__()
         self.token = token
@@ -297,6 +330,14 @@ class FakeDiscord(FakeHTTPServer):
         self._ids = itertools.count(1)
         self._connections: list[_Connection] = []
         self._changed: asyncio.Condition | None = None
+        self.global_limit = global_limit
+        self.channel_limit = channel_limit
+        self._tokens = global_limit or 0.0
+        self._refilled = time.monotonic()
+        self._windows: dict[int, _Window] = {}
+        self.accepted: list[float] = []
+        self.rejected_global = 0
+        self.rejected_channel = 0
         self._add_routes()
 
     # -- addresses ----------------------------------------------------------------------
@@ -323,9 +364,99 @@ class FakeDiscord(FakeHTTPServer):
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         try:
-            return await super()._dispatch(request)
+            limited = self._limit(request)
+            if isinstance(limited, web.Response):
+                return limited
+            response = await super()._dispatch(request)
+            if limited is not None:  # a message, under channel_limit
+                self._window_headers(response, limited)
+            return response
         finally:
             await self._notify()
+
+    # -- rate limits (only when asked for) ------------------------------------------------
+
+    def _limit(self, request: web.Request) -> web.Response | _Window | None:
+        """A 429 for a request over an enforced limit; else the channel window a message
+        takes its place in (``None`` if no window applies)."""
+        now = time.monotonic()
+        paced = (
+            self.global_limit is not None
+            and request.path.startswith(f"{API}/")
+            and not request.path.startswith(_UNPACED)
+        )
+        if paced:
+            assert self.global_limit is not None
+            refill = (now - self._refilled) * self.global_limit
+            self._tokens = min(self.global_limit, self._tokens + refill)
+            self._refilled = now
+            if self._tokens < 1:
+                self.rejected_global += 1
+                return self._limited((1 - self._tokens) / self.global_limit, is_global=True)
+        window = None
+        channel = _message_channel(request) if self.channel_limit is not None else None
+        if channel is not None:
+            assert self.channel_limit is not None
+            limit, span = self.channel_limit
+            window = self._windows.get(channel)
+            if window is None or now >= window.opened + span:
+                window = self._windows[channel] = _Window(channel, now)
+            if window.used >= limit:
+                self.rejected_channel += 1
+                return self._limited(window.opened + span - now, is_global=False)
+            window.used += 1
+        if paced:
+            self._tokens -= 1
+        return window
+
+    def _window_headers(self, response: web.StreamResponse, window: _Window) -> None:
+        """The true headers of the channel's window, on an accepted message."""
+        if response.status >= 300:
+            return
+        assert self.channel_limit is not None
+        limit, span = self.channel_limit
+        now = time.monotonic()
+        self.accepted.append(now)
+        reset_after = max(0.0, window.opened + span - now)
+        response.headers.update(
+            {
+                "X-RateLimit-Limit": str(limit),
+                "X-RateLimit-Remaining": str(max(0, limit - window.used)),
+                "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+                "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+                "X-RateLimit-Bucket": f"fake-messages-{window.channel}",
+            }
+        )
+
+    def _limited(self, retry_after: float, *, is_global: bool) -> web.Response:
+        """A 429 as Discord sends it, global or for the channel's bucket."""
+        body = {
+            "message": "You are being rate limited.",
+            "retry_after": round(retry_after, 3),
+            "global": is_global,
+        }
+        headers = {
+            "Via": "1.1 google",  # discord.py retries a 429 only from Discord's edge
+            "Retry-After": str(max(1, round(retry_after))),
+            "X-RateLimit-Scope": "global" if is_global else "user",
+        }
+        if is_global:
+            headers["X-RateLimit-Global"] = "true"
+        else:
+            assert self.channel_limit is not None
+            headers.update(
+                {
+                    "X-RateLimit-Limit": str(self.channel_limit[0]),
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset-After": f"{retry_after:.3f}",
+                }
+            )
+        return web.Response(
+            body=json.dumps(body).encode(),
+            status=429,
+            content_type="application/json",
+            headers=headers,
+        )
 
     async def _notify(self) -> None:
         if self._changed is not None:

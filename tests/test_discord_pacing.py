@@ -1,0 +1,209 @@
+"""Discord's global rate limit (50 requests a second, never announced before it is
+broken) is kept by a token bucket in front of every REST request but the interaction
+endpoints, and the delivery worker keeps each channel's per-channel bucket busy without
+breaking it: a burst of alerts to several channels goes out with no 429 at all, each
+channel's alerts in the order they were queued.
+
+The bucket itself runs on an injected clock; the rest is the real delivery worker, the
+real Store (SQLite and PostgreSQL) and the real discord.py against the local Discord
+enforcing both limits (scaled down, so a burst of 64 alerts is a few seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.delivery import Delivery
+from bot.errors import ConfigError
+from bot.models import OutboxEntry
+from bot.platforms._pacing import TokenBucket
+from bot.platforms.discord import DiscordPlatform, DiscordSettings, _global_bucket
+from handlers import reply_to_json
+from handlers.reply import Reply
+from handlers.spec import CommandSpec
+from storage import Store, open_store
+from tests.fakes.discord_server import API, CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, FakeDiscord
+
+CHANNELS = (CHANNEL_ID, OTHER_CHANNEL_ID, *(CHANNEL_ID + 10 + i for i in range(6)))
+
+# -- the bucket, on a clock of its own ---------------------------------------------------
+
+
+class FakeTime:
+    """A clock that only moves when the bucket sleeps (or the test says so)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def starts(bucket: TokenBucket, clock: FakeTime, count: int) -> list[float]:
+    """When each of ``count`` callers asking at once may send."""
+    return [clock.now + bucket.reserve() for _ in range(count)]
+
+
+def test_a_burst_goes_at_once_then_one_slot_per_interval():
+    clock = FakeTime()
+    bucket = TokenBucket(4.0, 3, clock=clock)
+    assert [t - 1000.0 for t in starts(bucket, clock, 7)] == [0, 0, 0, 0.25, 0.5, 0.75, 1.0]
+    assert bucket.taken == 7
+
+
+def test_no_second_holds_more_than_rate_plus_burst_less_one():
+    clock = FakeTime()
+    bucket = TokenBucket(48.0, 2, clock=clock)
+    sent: list[float] = []
+    for step in range(400):  # callers arriving unevenly: idle spells, then crowds
+        clock.now += (step % 7) * 0.013 if step % 50 else 1.5
+        sent.extend(starts(bucket, clock, 1 + step % 4))
+    sent.sort()
+    busiest = max(sum(1 for t in sent if start <= t < start + 1.0 - 1e-9) for start in sent)
+    assert busiest <= 48 + 2 - 1
+
+
+def test_an_idle_bucket_refills_only_up_to_its_burst():
+    clock = FakeTime()
+    bucket = TokenBucket(10.0, 2, clock=clock)
+    starts(bucket, clock, 5)
+    clock.now += 60  # a long quiet spell
+    assert [round(t - clock.now, 3) for t in starts(bucket, clock, 4)] == [0, 0, 0.1, 0.2]
+
+
+def test_acquire_sleeps_exactly_until_its_slot():
+    clock = FakeTime()
+    bucket = TokenBucket(2.0, 1, clock=clock, sleep=clock.sleep)
+
+    async def three() -> None:
+        for _ in range(3):
+            await bucket.acquire()
+
+    asyncio.run(three())
+    assert clock.slept == [0.5, 0.5]  # the first goes at once
+    assert clock.now == 1001.0
+
+
+@pytest.mark.parametrize("rate, burst", [(0, 1), (-5, 1), (10, 0)])
+def test_a_bucket_that_could_never_send_is_refused(rate, burst):
+    with pytest.raises(ValueError):
+        TokenBucket(rate, burst)
+
+
+@pytest.mark.parametrize(
+    ("key", "kw"),
+    [
+        ("discord.global_rate", {"global_rate": 0}),
+        ("discord.global_rate", {"global_rate": "fast"}),
+        ("discord.global_burst", {"global_burst": 0}),
+        ("discord.global_burst", {"global_burst": 2.5}),
+    ],
+)
+def test_a_pace_that_could_never_send_names_the_key(key, kw):
+    with pytest.raises(ConfigError) as caught:
+        DiscordSettings(token="t", **kw)
+    assert caught.value.key == key
+
+
+# -- against the local Discord -----------------------------------------------------------
+
+
+@pytest.fixture
+async def store(db_url) -> AsyncIterator[Store]:
+    async with open_store(db_url) as s:
+        yield s
+
+
+async def _no_commands(*_: object) -> Reply:
+    return Reply(title="pong")
+
+
+@asynccontextmanager
+async def platform_for(fake: FakeDiscord, **kw: Any) -> AsyncIterator[DiscordPlatform]:
+    commands = kw.pop("commands", ())
+    settings = DiscordSettings(
+        token=fake.token,
+        api_base=fake.api_base,
+        gateway_url=fake.gateway_url,
+        guild_ids=(GUILD_ID,),
+        guild_ready_timeout=0.05,
+        request_timeout=30,
+        **kw,
+    )
+    async with DiscordPlatform(settings, commands=commands, dispatch=_no_commands) as platform:
+        yield platform
+    assert fake.violations == [] and fake.pings == []
+
+
+def alert(channel: int, n: int) -> OutboxEntry:
+    reply = Reply(title=f"Alert {n:03d}", text=f"For channel {channel}")
+    return OutboxEntry(
+        channel=f"discord:{channel}",
+        item_kind="digest",
+        event="digest",
+        dedupe_key=f"discord:{channel}|burst:{n}",
+        payload=reply_to_json(reply),
+    )
+
+
+async def test_a_burst_of_alerts_meets_no_429_and_keeps_each_channels_order(store):
+    # Discord's limits scaled down: 20 requests a second in all, 5 messages per channel
+    # per second. Eight channels could take 40 a second: the global limit binds, and
+    # for the first channel's 15 alerts in a row, its own limit too.
+    async with FakeDiscord(channels=CHANNELS, global_limit=20, channel_limit=(5, 1.0)) as fake:
+        # Queued channel by channel for some, interleaved for others.
+        entries = [alert(CHANNELS[0], n) for n in range(15)]
+        entries += [alert(cid, n) for n in range(7) for cid in CHANNELS[1:]]
+        assert await store.enqueue(entries, at=datetime.now(UTC)) == 64
+        async with platform_for(fake, global_rate=19, global_burst=1, gateway=False) as p:
+            sent = await Delivery(store, {"discord": p}).run_once()
+        assert sent == 64 and await store.outbox_backlog() == 0
+        assert fake.rejected_global == 0, "a global 429: the pace broke Discord's limit"
+        assert fake.rejected_channel == 0, "a channel's 429: its bucket's headers were ignored"
+        for cid, count in zip(CHANNELS, (15, *[7] * 7), strict=True):
+            titles = [m["embeds"][0]["title"] for m in fake.channel_messages(cid)]
+            assert titles == [f"Alert {n:03d}" for n in range(count)], cid
+        assert len(fake.accepted) == 64
+
+
+async def test_without_the_pace_the_same_local_discord_refuses_a_burst():
+    # The control for the test above: the fake does refuse what breaks its global limit.
+    channels = tuple(CHANNEL_ID + i for i in range(12))
+    async with FakeDiscord(channels=channels, global_limit=5) as fake:
+        async with platform_for(fake, global_rate=1000, global_burst=1000, gateway=False) as p:
+            await asyncio.gather(
+                *(
+                    p.send(str(cid), Reply(title="Alert"), idempotency_key=f"mq{cid}")
+                    for cid in channels
+                ),
+                return_exceptions=True,  # discord.py gives up after five 429s in a row
+            )
+        assert fake.rejected_global > 0
+
+
+async def test_interaction_answers_take_no_slot_of_the_global_limit():
+    async with FakeDiscord() as fake:
+        ping = CommandSpec("ping", "Answered after a deferral", slow=True)
+        async with platform_for(fake, commands=(ping,)) as platform:
+            bucket = _global_bucket(platform.settings)
+            before = bucket.taken
+            rec = await fake.slash("ping")
+            # Deferred (the callback), then answered through the interaction's webhook.
+            await fake.wait_until(
+                lambda: any(r.path.startswith(f"{API}/webhooks/") for r in fake.requests),
+                what="the answer",
+            )
+            assert rec.callbacks and bucket.taken == before
+            await platform.send(str(CHANNEL_ID), Reply(title="Alert"), idempotency_key="mq1")
+            assert bucket.taken == before + 1
