@@ -10,13 +10,16 @@ backoff (capped, so delivery resumes soon after an outage) until the alert is ol
 
 Claims are short leases renewed while the worker holds them (a heartbeat), so the rows
 of a worker killed mid-send are handed out again within ``lease`` seconds, not minutes.
-Each channel's order holds within a batch too: once a row of a channel fails for now,
-the batch's later rows of that channel go back unsent, to follow it.
+Channels are delivered side by side (a slow channel, waiting out its own rate limit,
+holds up no other), each channel's rows one after another in order: once a row of a
+channel fails for now, its later claimed rows go back unsent, to follow it, and the
+claim query hands out no row of a channel while an earlier one is held or waits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
@@ -56,9 +59,33 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class _Run:
+    """The state of one :meth:`Delivery.run_once`: claimed rows, lanes, outcome."""
+
+    def __init__(self, stop: asyncio.Event | None) -> None:
+        self.stop = stop
+        self.held: set[int] = set()  # claimed and not yet done: the heartbeat renews them
+        self.queues: dict[str, collections.deque[OutboxRow]] = {}
+        self.lanes: dict[str, asyncio.Task[None]] = {}
+        self.progress = asyncio.Event()  # a row was done, or a lane ended
+        self.sent = 0
+        self.errors: list[Exception] = []
+
+    @property
+    def stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    @property
+    def halted(self) -> bool:
+        """No more claims: the worker is stopping, or a lane failed."""
+        return self.stopping or bool(self.errors)
+
+
 class Delivery:
     """Drains the outbox into the configured platforms. ``on_delivered(row, outcome)``,
-    if given, hears of every attempt (``sent``, ``settled`` or ``waits``): metrics."""
+    if given, hears of every attempt (``sent``, ``settled`` or ``waits``): metrics.
+    ``batch`` is how many claimed rows it holds at most, so also how many channels it
+    sends to at once."""
 
     def __init__(
         self,
@@ -76,6 +103,9 @@ class Delivery:
         self.platforms = dict(platforms)
         self.worker = worker
         self.batch = batch
+        # Claim again once this many rows are done: often enough that a channel freed
+        # (its rate limit reset) soon finds its next row, seldom enough for the database.
+        self._top_up = max(1, batch // 10)
         self.lease = lease
         self.give_up_after = give_up_after
         self._clock = clock
@@ -84,41 +114,92 @@ class Delivery:
 
     async def run_once(self, stop: asyncio.Event | None = None) -> int:
         """Deliver every row due now; returns how many were sent. Once ``stop`` is set
-        the alert being sent is finished and the rest are handed back at once (for the
-        next worker, or the next start), so a backlog never holds up a shutdown."""
-        sent = 0
-        while stop is None or not stop.is_set():
-            rows = await self.store.claim_due(
-                now=self._clock(),
-                limit=self.batch,
-                worker=self.worker,
-                lease_seconds=self.lease,
-                platforms=tuple(self.platforms),
-            )
-            if not rows:
-                return sent
-            held = {row.id for row in rows}
-            heartbeat = asyncio.create_task(self._renew(held))
-            waiting: set[str] = set()  # channels whose earlier row waits for a retry
-            try:
-                for row in rows:
-                    if stop is not None and stop.is_set():
+        the alerts being sent are finished and the rest are handed back at once (for the
+        next worker, or the next start), so a backlog never holds up a shutdown.
+
+        Channels are delivered side by side, each in its own lane that sends its rows
+        in order (a platform's per-channel limit then holds up only that channel), and
+        the claim is topped up while lanes run, so a slow channel never idles the rest.
+        """
+        run = _Run(stop)
+        heartbeat = asyncio.create_task(self._renew(run.held))
+        try:
+            may_find = True  # whether a claim could find rows not yet seen
+            while True:
+                run.progress.clear()  # before the claim: what happens during it counts
+                if not run.halted and may_find and self.batch - len(run.held) >= self._top_up:
+                    want = self.batch - len(run.held)
+                    rows = await self.store.claim_due(
+                        now=self._clock(),
+                        limit=want,
+                        worker=self.worker,
+                        lease_seconds=self.lease,
+                        platforms=tuple(self.platforms),
+                    )
+                    # Fewer than asked: the rest are due later or wait behind rows held
+                    # here, so claiming again is worth it only after one of those is done.
+                    may_find = len(rows) == want
+                    for row in rows:
+                        self._queue(run, row)
+                    if may_find:
+                        continue
+                if not run.lanes:
+                    break
+                await run.progress.wait()
+                may_find = True
+        finally:
+            for lane in list(run.lanes.values()):
+                lane.cancel()
+            for lane in list(run.lanes.values()):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await lane
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        if run.errors:
+            raise run.errors[0]
+        return run.sent
+
+    def _queue(self, run: _Run, row: OutboxRow) -> None:
+        """Add a claimed row to its channel's lane, starting the lane if none runs."""
+        channel = row.entry.channel
+        run.held.add(row.id)
+        queue = run.queues.get(channel)
+        if queue is None:
+            queue = run.queues[channel] = collections.deque()
+            run.lanes[channel] = asyncio.create_task(self._lane(run, channel, queue))
+        queue.append(row)
+
+    async def _lane(self, run: _Run, channel: str, queue: collections.deque[OutboxRow]) -> None:
+        """Deliver one channel's rows in order. Once one fails for now, the later ones go
+        back unsent, to follow it."""
+        waiting = False  # an earlier row of this channel waits for a retry
+        try:
+            while queue:
+                row = queue.popleft()
+                try:
+                    if run.errors:
+                        continue  # the claim runs out; no database work after a failure
+                    if run.stopping:
                         await self._hand_back(row, "not sent before the worker stopped")
-                    elif row.entry.channel in waiting:
+                    elif waiting:
                         await self._follow(row)
                     else:
                         outcome = await self._deliver(row)
                         if self._on_delivered is not None:
                             self._on_delivered(row, outcome)
-                        sent += outcome == "sent"
-                        if outcome == "waits":
-                            waiting.add(row.entry.channel)
-                    held.discard(row.id)
-            finally:
-                heartbeat.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await heartbeat
-        return sent
+                        run.sent += outcome == "sent"
+                        waiting = outcome == "waits"
+                except Exception as err:  # ends the run (after the other lanes' sends)
+                    run.errors.append(err)
+                finally:
+                    run.held.discard(row.id)
+                    run.progress.set()
+        finally:
+            # No await between the last look at the queue and this: a row claimed from
+            # now on starts a new lane.
+            del run.queues[channel], run.lanes[channel]
+            run.progress.set()
 
     async def _renew(self, held: set[int]) -> None:
         """Keep this worker's claim on the rows it still holds while it delivers."""
