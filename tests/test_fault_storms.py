@@ -344,7 +344,9 @@ DISCORD_REFUSALS: list[tuple[str, Callable[[HoldingDiscord], None], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "refuse", "reason"), DISCORD_REFUSALS, ids=[c[0] for c in DISCORD_REFUSALS])
+@pytest.mark.parametrize(
+    ("case", "refuse", "reason"), DISCORD_REFUSALS, ids=[c[0] for c in DISCORD_REFUSALS]
+)
 async def test_a_discord_channel_refused_for_good_is_paused_not_retried(
     store, case, refuse, reason
 ):
@@ -397,7 +399,9 @@ SLACK_REFUSALS: list[tuple[str, Callable[[HoldingSlack], None], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "refuse", "reason"), SLACK_REFUSALS, ids=[c[0] for c in SLACK_REFUSALS])
+@pytest.mark.parametrize(
+    ("case", "refuse", "reason"), SLACK_REFUSALS, ids=[c[0] for c in SLACK_REFUSALS]
+)
 async def test_a_slack_channel_refused_for_good_is_paused_not_retried(store, case, refuse, reason):
     clock = Clock()
     bad, good = f"slack:{TEAM_ID}/C0NEWS", f"slack:{TEAM_ID}/C0JOBS"
