@@ -12,6 +12,7 @@ enforcing both limits (scaled down, so a burst of 64 alerts is a few seconds).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -207,3 +208,33 @@ async def test_interaction_answers_take_no_slot_of_the_global_limit():
             assert rec.callbacks and bucket.taken == before
             await platform.send(str(CHANNEL_ID), Reply(title="Alert"), idempotency_key="mq1")
             assert bucket.taken == before + 1
+
+
+async def test_a_channel_waiting_out_its_own_limit_holds_up_no_other(store):
+    # Five messages per channel per 20 s: the first channel's fifth alert uses up its
+    # window, and discord.py holds that send until the window resets. The second
+    # channel's alerts, queued after all of the first's, go out meanwhile.
+    first, second = CHANNEL_ID, OTHER_CHANNEL_ID
+    async with FakeDiscord(channels=(first, second), channel_limit=(5, 20.0)) as fake:
+        entries = [alert(first, n) for n in range(8)] + [alert(second, n) for n in range(3)]
+        await store.enqueue(entries, at=datetime.now(UTC))
+        async with platform_for(fake, gateway=False) as p:
+            run = asyncio.create_task(Delivery(store, {"discord": p}).run_once())
+            try:
+                await fake.wait_until(
+                    lambda: (
+                        len(fake.channel_messages(second)) == 3
+                        and len(fake.channel_messages(first)) == 5
+                    ),
+                    within=10,
+                    what="the second channel's alerts while the first one waits",
+                )
+                assert not run.done()  # the first channel is still waiting out its window
+            finally:
+                run.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await run
+        assert fake.rejected_channel == 0
+        for cid, count in ((first, 5), (second, 3)):
+            titles = [m["embeds"][0]["title"] for m in fake.channel_messages(cid)]
+            assert titles == [f"Alert {n:03d}" for n in range(count)], cid

@@ -251,7 +251,7 @@ def _pacing(bucket: TokenBucket, api_base: str) -> aiohttp.TraceConfig:
     retries 429s and 5xx within a call) after discord.py's per-route wait (a channel's
     bucket may hold a message for seconds): a slot taken earlier would be spent while
     the request still waits there, and the requests would leave in a burst after it.
-    The gateway's websocket (another host) is not paced.
+    The gateway's websocket (not under the API's path) is not paced.
     """
     base = yarl.URL(api_base)
     prefix = base.path.rstrip("/") + "/"
