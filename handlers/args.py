@@ -572,5 +572,11 @@ def quote_arg(value: str) -> str:
 
 def fold(text: str) -> str:
     """Lower case without accents, for loose comparisons."""
+    # ASCII is its own NFKD form and has no combining marks: skip the per-character
+    # loop, which cost ~0.2 ms a description in matching (bench/README.md, cold ingest).
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
+    if decomposed.isascii():
+        return decomposed.lower()
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
