@@ -5,7 +5,10 @@ its CPU time and peak resident set are its own: CPU is ``resource.getrusage`` us
 system time of the child (all its threads: the event loop, ``asyncio.to_thread``
 workers, aiosqlite's connection thread); peak RSS is the kernel's high-water mark
 ``ru_maxrss`` of the child (psutil is not used: it has no portable peak figure). The
-local servers run in processes of their own and are not counted.
+local servers run in processes of their own and are not counted. Worker processes the
+measured code starts (``bot.cpu``, parsing and enrichment) are counted: their CPU from
+``/proc/PID/stat`` over the measured span, their peak from ``/proc/PID/status``
+(``VmHWM``), added to the child's own.
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ __all__ = [
     "Figure",
     "Metric",
     "Usage",
+    "children_cpu",
     "percentile",
+    "process_cpu",
+    "process_peak_rss_mb",
     "run_child",
     "serve",
     "summarise",
@@ -59,6 +65,35 @@ def usage() -> Usage:
 def peak_rss_mb() -> float:
     """The high-water mark of this process's resident set, in MiB (Linux: KiB units)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) another process of ours has used so far (Linux
+    ``/proc/PID/stat``; 0 when it is gone): the worker processes of ``bot.cpu``."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_peak_rss_mb(pid: int) -> float:
+    """The high-water mark of another process's resident set (``VmHWM``), in MiB."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's children that have exited and been waited for."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def percentile(values: Sequence[float], q: float) -> float:

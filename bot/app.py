@@ -46,6 +46,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Config
+from bot.cpu import CpuPool, default_workers
 from bot.delivery import Delivery
 from bot.enrich import EnrichSettings
 from bot.enrich.rates import DEFAULT_RATES
@@ -78,6 +79,8 @@ class App:
     http: HttpClient
     sources: dict[str, Source]
     pipeline: Pipeline
+    #: the worker processes parsing and enriching postings (bot/cpu.py)
+    cpu: CpuPool | None = None
     platforms: dict[str, Platform] = field(default_factory=dict)
     router: Router | None = None
     handler_settings: HandlerSettings | None = None
@@ -144,16 +147,20 @@ def enrich_settings(config: Config) -> EnrichSettings:
 
 @asynccontextmanager
 async def open_app(config: Config, *, upgrade: bool = True) -> AsyncIterator[App]:
-    """Open the store and the HTTP client; close both on exit."""
+    """Open the store, the HTTP client and the worker pool; close them on exit."""
     async with AsyncExitStack() as stack:
+        workers = config.enrich.workers
+        cpu = await stack.enter_async_context(
+            CpuPool(default_workers() if workers is None else workers)
+        )
         store = await stack.enter_async_context(open_store(config.database.url, upgrade=upgrade))
         http = await stack.enter_async_context(HttpClient(http_settings(config)))
         sources = {cfg.name: make_source(cfg) for cfg in config.sources}
         backoff = Backoff(
             config.polling.backoff_base, config.polling.backoff_max, config.polling.disable_after
         )
-        pipeline = Pipeline(store, http, enrich=enrich_settings(config), backoff=backoff)
-        app = App(config, store, http, sources, pipeline)
+        pipeline = Pipeline(store, http, enrich=enrich_settings(config), backoff=backoff, cpu=cpu)
+        app = App(config, store, http, sources, pipeline, cpu=cpu)
         pipeline.router_source = lambda: app.router
         yield app
 

@@ -98,6 +98,9 @@ class EnrichConfig:
     ai_threshold: float = 0.5
     hours_per_year: float = 2080
     rates: Mapping[str, float] = field(default_factory=dict)  # overrides of built-in rates
+    #: processes parsing and enriching postings beside the event loop's (bot/cpu.py);
+    #: None: one per core beyond the first, at most 2; 0: a thread of this process
+    workers: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +299,12 @@ def _non_negative(value: object, key: str) -> float:
 def _count(value: object, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(key, f"expected a whole number of at least 1, got {value!r}")
+    return value
+
+
+def _workers(value: object, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 64:
+        raise ConfigError(key, f"expected a whole number from 0 to 64, got {value!r}")
     return value
 
 
@@ -504,6 +513,7 @@ def parse_config(
         ai_threshold=e.get("ai_threshold", _fraction, EnrichConfig().ai_threshold),
         hours_per_year=e.get("hours_per_year", _positive, EnrichConfig().hours_per_year),
         rates=e.get("rates", _rates, {}),
+        workers=e.get("workers", _workers, None),
     )
     e.finish()
 

@@ -25,7 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from bot.enrich import EnrichSettings, enrich_posting
+from bot.cpu import CpuPool
+from bot.enrich import EnrichSettings, enrich_posting, enrich_postings
 from bot.enrich.news import score_story
 from bot.errors import RateLimited, SourceError
 from bot.http import HttpClient
@@ -141,10 +142,14 @@ class Pipeline:
         backoff: Backoff | None = None,
         router_source: Callable[[], Router | None] | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        cpu: CpuPool | None = None,
     ) -> None:
         self.store = store
         self.http = http
         self.enrich = enrich
+        #: worker processes for parsing and enrichment (None: parsing in a thread,
+        #: enrichment inline)
+        self.cpu = cpu
         self.backoff = backoff or Backoff()
         #: where the current router comes from (the app rebuilds it each cycle)
         self.router_source: Callable[[], Router | None] = router_source or (lambda: None)
@@ -176,7 +181,7 @@ class Pipeline:
         baseline = not backfill and not (state and state.baseline_done)
         summary.baseline = baseline
         route = route if route is not None else self.router_source()
-        ctx = PollContext(self.http, dict(await self.store.validators(cfg.name)))
+        ctx = PollContext(self.http, dict(await self.store.validators(cfg.name)), cpu=self.cpu)
         try:
             fetched = await source.fetch(ctx)
             summary.warnings = fetched.warnings
@@ -247,7 +252,13 @@ class Pipeline:
         if changed:
             summary.details = len(changed)
             changed = await source.details(ctx, changed)
-        enriched = [enrich_posting(_with_company(p, source), self.enrich) for p in changed]
+        changed = [_with_company(p, source) for p in changed]
+        if self.cpu is not None and changed:
+            # Pay and AI classification are CPU work (~0.4 ms a posting): one batch to
+            # the worker processes while the loop goes on with other sources' I/O.
+            enriched = await self.cpu.run(enrich_postings, changed, self.enrich)
+        else:
+            enriched = [enrich_posting(p, self.enrich) for p in changed]
         return await self.store.apply_postings(
             name,
             enriched,

@@ -9,7 +9,7 @@ enriched by ``bot.enrich.news`` and ``bot.enrich.cluster``.)
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from bot.enrich.ai import DEFAULT_THRESHOLD, classify
@@ -19,7 +19,14 @@ from bot.models import Posting, Salary
 
 # The parser, classifier and annualiser stay importable from their modules
 # (bot.enrich.salary, .ai, .rates); config and the pipeline need only these.
-__all__ = ["DEFAULT_RATES", "DEFAULT_THRESHOLD", "EnrichSettings", "enrich_posting", "rate_table"]
+__all__ = [
+    "DEFAULT_RATES",
+    "DEFAULT_THRESHOLD",
+    "EnrichSettings",
+    "enrich_posting",
+    "enrich_postings",
+    "rate_table",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +55,12 @@ def enrich_posting(posting: Posting, settings: EnrichSettings) -> Posting:
             weeks_per_year=hours / 40,
         )
     return replace(posting, salary=salary, ai=classify(posting, threshold=settings.ai_threshold))
+
+
+def enrich_postings(postings: Sequence[Posting], settings: EnrichSettings) -> list[Posting]:
+    """:func:`enrich_posting` of each, in order: one hand-over to a worker process for a
+    poll's batch (``bot.cpu``)."""
+    return [enrich_posting(p, settings) for p in postings]
 
 
 def _structured(pay: Salary | None, hint: str | None) -> Salary | None:

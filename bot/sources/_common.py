@@ -4,20 +4,37 @@ bounded, failure-isolated fetching of per-posting details."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from bot.errors import ConfigError, RateLimited, SourceError
+from bot.errors import ConfigError, ParseError, RateLimited, SourceError
 from bot.models import Posting
 from bot.sources.base import PollContext, SourceConfig
 
-__all__ = ["DETAIL_CONCURRENCY", "clean", "company_from_name", "fetch_details", "required_option"]
+if TYPE_CHECKING:
+    from bot.http import Response
+
+__all__ = [
+    "DETAIL_BATCH",
+    "DETAIL_CONCURRENCY",
+    "clean",
+    "company_from_name",
+    "fetch_details",
+    "json_body",
+    "required_option",
+]
 
 log = logging.getLogger(__name__)
 
 #: detail requests in flight at once for one source (its host's own limit also applies)
 DETAIL_CONCURRENCY = 4
+#: details parsed in one hand-over to a worker process (bot.cpu): fewer hand-overs,
+#: against the bodies held meanwhile (~10 KB each)
+DETAIL_BATCH = 50
 
 
 def clean(value: object) -> str:
@@ -42,32 +59,88 @@ def company_from_name(name: str) -> str:
 async def fetch_details(
     ctx: PollContext,
     postings: Sequence[Posting],
-    detail: Callable[[PollContext, Posting], Awaitable[Posting]],
+    request: Callable[[PollContext, Posting], Awaitable[Response | None]],
+    parse: Callable[[Posting, bytes, str], Posting],
     *,
     label: str,
     concurrency: int = DETAIL_CONCURRENCY,
+    batch: int = DETAIL_BATCH,
 ) -> list[Posting]:
-    """Complete each posting with ``detail``, ``concurrency`` at a time, in order.
+    """Complete each posting with its detail, ``concurrency`` requests at a time, in order.
 
-    A failed detail keeps the listing's version of that posting and fails no other; a
-    429 stops asking the host for more this poll (the rest keep their listing version).
+    ``request`` asks for one posting's detail (``None``: nothing to ask); ``parse`` reads
+    the body into the completed posting. Parsing is CPU work, done off the loop a batch
+    at a time (:meth:`PollContext.parse`), so ``parse`` must pickle (a source's method).
+    A failed detail (request or parse) keeps the listing's version of that posting and
+    fails no other; a 429 stops asking the host for more this poll (the rest keep their
+    listing version).
     """
     limiter = asyncio.Semaphore(concurrency)
     stop = asyncio.Event()
 
-    async def one(posting: Posting) -> Posting:
+    async def one(posting: Posting) -> tuple[bytes, str] | None:
         async with limiter:
             if stop.is_set():
-                return posting
+                return None
             try:
-                return await detail(ctx, posting)
+                response = await request(ctx, posting)
             except RateLimited as err:
                 stop.set()
                 log.warning("%s: detail rate limited, later ones skipped: %s", label, err)
+                return None
             except SourceError as err:
                 log.warning("%s: detail for %s failed: %s", label, posting.external_id, err)
-            return posting
+                return None
+            return None if response is None else (response.content, response.url)
 
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(one(p)) for p in postings]
-    return [t.result() for t in tasks]
+    out: list[Posting] = []
+    for start in range(0, len(postings), batch):
+        chunk = postings[start : start + batch]
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(p)) for p in chunk]
+        bodies = [t.result() for t in tasks]
+        jobs = [(p, *body) for p, body in zip(chunk, bodies, strict=True) if body is not None]
+        parsed = iter(await ctx.parse(_parse_details, parse, jobs) if jobs else ())
+        for posting, body in zip(chunk, bodies, strict=True):
+            if body is None:
+                out.append(posting)
+                continue
+            result = next(parsed)
+            if isinstance(result, str):
+                log.warning("%s: detail for %s failed: %s", label, posting.external_id, result)
+                out.append(posting)
+            else:
+                out.append(result)
+    return out
+
+
+def _parse_details(
+    parse: Callable[[Posting, bytes, str], Posting], jobs: Sequence[tuple[Posting, bytes, str]]
+) -> list[Posting | str]:
+    """Each detail parsed, or the message of the SourceError that stopped it."""
+    out: list[Posting | str] = []
+    for posting, body, url in jobs:
+        try:
+            out.append(parse(posting, body, url))
+        except SourceError as err:
+            out.append(str(err))
+    return out
+
+
+def json_body(body: bytes, url: str) -> Any:
+    """A response body decoded as JSON, or a :class:`ParseError` naming the URL (as
+    ``Response.json`` does, for parsing done from the bytes in a worker process)."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as err:
+        snippet = body[:80].decode("utf-8", "replace")
+        raise ParseError(f"invalid JSON from {_safe(url)}: {err}; body starts {snippet!r}") from err
+
+
+def _safe(url: str) -> str:
+    """The URL without user info or query string (which may carry keys)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}{parts.path}"

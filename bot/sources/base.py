@@ -11,12 +11,20 @@ Two phases, so details cost requests only for new or changed postings::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping, Sequence
+import asyncio
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-from bot.http import HttpClient, Response, Validator
 from bot.models import Posting, Story
+
+if TYPE_CHECKING:
+    # Only for annotations: a worker process that parses a source's bytes (bot.cpu)
+    # then imports neither the HTTP client nor aiohttp (~16 MB of its memory).
+    from bot.cpu import CpuPool
+    from bot.http import HttpClient, Response, Validator
+
+T = TypeVar("T")
 
 __all__ = ["Fetched", "PollContext", "Source", "SourceConfig"]
 
@@ -68,6 +76,17 @@ class PollContext:
 
     http: HttpClient
     validators: MutableMapping[str, Validator] = field(default_factory=dict)
+    #: the app's worker processes for CPU-heavy parsing (None: a thread of this process)
+    cpu: CpuPool | None = None
+
+    async def parse(self, fn: Callable[..., T], /, *args: Any) -> T:
+        """``fn(*args)`` off the event loop: decoding and HTML-to-text of a page or a
+        batch of details is CPU work (STYLE.md, habit 6). ``fn`` and its arguments
+        cross to a worker process, so they must pickle: a source's own method and the
+        response's bytes, not the response."""
+        if self.cpu is None:
+            return await asyncio.to_thread(fn, *args)
+        return await self.cpu.run(fn, *args)
 
     async def get(
         self,

@@ -36,7 +36,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from bot.errors import (
     ConfigError,
@@ -46,10 +46,13 @@ from bot.errors import (
     SourceError,
 )
 from bot.models import Posting
-from bot.sources._common import fetch_details
+from bot.sources._common import fetch_details, json_body
 from bot.sources._common import required_option as _option
 from bot.sources.base import Fetched, PollContext, SourceConfig
 from bot.text import html_to_text, normalize_space
+
+if TYPE_CHECKING:
+    from bot.http import Response
 
 __all__ = ["EightfoldSource"]
 
@@ -125,7 +128,7 @@ class EightfoldSource:
     async def details(self, ctx: PollContext, postings: Sequence[Posting]) -> list[Posting]:
         """Fill each posting's description from its position document."""
         return await fetch_details(
-            ctx, postings, self._detail, label=f"eightfold {self.config.name}"
+            ctx, postings, self._ask_detail, self._detail, label=f"eightfold {self.config.name}"
         )
 
     # -- listing ---------------------------------------------------------------------
@@ -235,17 +238,21 @@ class EightfoldSource:
         return f"https://{self.host}/careers/job/{position_id}"
 
     # -- detail ----------------------------------------------------------------------
-    async def _detail(self, ctx: PollContext, posting: Posting) -> Posting:
+    async def _ask_detail(self, ctx: PollContext, posting: Posting) -> Response | None:
         if not _ID.match(posting.external_id):
-            return posting
+            return None
         if self.listing_api == "pcsx":
             params = {"position_id": posting.external_id, "domain": self.domain, "hl": "en"}
-            body = (await ctx.get(f"{self.pcsx_api}/position_details", params=params)).json()
-            data = body.get("data") if isinstance(body, Mapping) else None
+            return await ctx.get(f"{self.pcsx_api}/position_details", params=params)
+        return await ctx.get(f"{self.api}/{posting.external_id}", params={"domain": self.domain})
+
+    def _detail(self, posting: Posting, body: bytes, url: str) -> Posting:
+        if self.listing_api == "pcsx":
+            document = json_body(body, url)
+            data = document.get("data") if isinstance(document, Mapping) else None
             key = "jobDescription"
         else:
-            params = {"domain": self.domain}
-            data = (await ctx.get(f"{self.api}/{posting.external_id}", params=params)).json()
+            data = json_body(body, url)
             key = "job_description"
         if not isinstance(data, Mapping):
             raise ParseError(f"eightfold detail {posting.external_id}: expected an object")

@@ -8,7 +8,6 @@ level (https://developers.greenhouse.io/job-board.html).
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,10 +16,10 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from bot.errors import ParseError
-from bot.http import Response
 from bot.models import Period, Posting, Salary
 from bot.sources._common import clean as _clean
 from bot.sources._common import company_from_name as _company_from_name
+from bot.sources._common import json_body
 from bot.sources._common import required_option as _option
 from bot.sources.base import Fetched, PollContext, SourceConfig
 from bot.text import html_to_text
@@ -66,16 +65,16 @@ class GreenhouseSource:
         response = await ctx.get(self.listing_url, conditional=True)
         if response.not_modified:
             return Fetched(not_modified=True)
-        # Decoding and HTML-to-text of a few hundred postings is CPU work: off the loop.
-        return await asyncio.to_thread(self._parse, response)
+        # Decoding and HTML-to-text of a whole board is CPU work: off the loop.
+        return await ctx.parse(self._parse, response.content, response.url)
 
     async def details(self, ctx: PollContext, postings: Sequence[Posting]) -> list[Posting]:
         """The listing already carries description and pay: nothing more to fetch."""
         return list(postings)
 
     # -- parsing ------------------------------------------------------------------
-    def _parse(self, response: Response) -> Fetched:
-        data = response.json()
+    def _parse(self, body: bytes, url: str) -> Fetched:
+        data = json_body(body, url)
         jobs = data.get("jobs") if isinstance(data, dict) else None
         if not isinstance(jobs, list):
             raise ParseError(

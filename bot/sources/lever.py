@@ -16,18 +16,17 @@ copy of the board) is noticed by a page longer than asked or one repeating the l
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 from urllib.parse import quote
 
 from bot.errors import ConfigError, ParseError
-from bot.http import Response
 from bot.models import Period, Posting, Salary
 from bot.sources._common import clean as _clean
 from bot.sources._common import company_from_name as _company_from_name
+from bot.sources._common import json_body
 from bot.sources._common import required_option as _option
 from bot.sources.base import Fetched, PollContext, SourceConfig
 from bot.text import html_to_text, normalize_space
@@ -91,34 +90,41 @@ class LeverSource:
         return f"{self.base_url}/v0/postings/{site}?mode=json&skip={skip}&limit={self.page_size}"
 
     async def fetch(self, ctx: PollContext) -> Fetched:
-        """Fetch every page; an unchanged board (all pages unchanged) is not parsed."""
-        pages: list[tuple[str, Response, list[Any] | None]] = []
+        """Fetch every page; an unchanged board (all pages unchanged) is not parsed.
+
+        A changed page is parsed as it arrives, off the loop (its ids tell whether the
+        server pages at all); an unchanged one is only decoded for its ids, and parsed
+        at the end if another page changed.
+        """
+        # url, the body when it must be parsed later, the parsed page
+        pages: list[tuple[str, bytes | None, _Page | None]] = []
         warnings: list[str] = []
         seen: set[object] = set()
+        changed = False
         skip = 0
         while True:
             url = self.page_url(skip)
             response = await ctx.get(url, conditional=True)
             if response.status == 304:
-                pages.append((url, response, None))
+                pages.append((url, None, None))
                 # Identical to last time: go on only if last time the board went on.
                 more = self.page_url(skip + self.page_size) in ctx.validators
             else:
-                items = await asyncio.to_thread(_items, response)
-                # ids are compared only: one that is not a string (a list, say) is ignored
-                ids = {
-                    item["id"]
-                    for item in items
-                    if isinstance(item, dict) and isinstance(item.get("id"), str | int)
-                }
+                page: _Page | None = None
+                if response.not_modified:
+                    count, ids = await ctx.parse(_page_ids, response.content, response.url)
+                else:
+                    page = await ctx.parse(self._parse_page, response.content, response.url)
+                    count, ids = page.count, page.ids
                 if pages and ids and ids <= seen:
                     # The server ignores skip (a proxy, a saved copy): we have the board.
                     skip -= self.page_size
                     break
                 seen |= ids
-                pages.append((url, response, items))
+                changed = changed or not response.not_modified
+                pages.append((url, response.content if page is None else None, page))
                 # A short page ends the board; a longer one means the server does not page.
-                more = len(items) == self.page_size
+                more = count == self.page_size
             if not more:
                 break
             if len(pages) >= self.max_pages:
@@ -126,14 +132,25 @@ class LeverSource:
                 break
             skip += self.page_size
         self._forget_pages_after(skip, ctx)
-        if all(response.not_modified for _, response, _ in pages):
+        if not changed:
             return Fetched(not_modified=True)
-        items_all: list[Any] = []
-        for url, _response, items in pages:
-            if items is None:  # a 304 among changed pages: its body is needed now
-                items = await asyncio.to_thread(_items, await ctx.get(url))
-            items_all.extend(items)
-        return await asyncio.to_thread(self._parse, items_all, warnings)
+        postings: list[Posting] = []
+        known: set[str] = set()
+        first = 0  # the index of the page's first posting on the board, for warnings
+        for url, body, page in pages:
+            if page is None:
+                if body is None:  # a 304 among changed pages: its body is needed now
+                    response = await ctx.get(url)
+                    url, body = response.url, response.content
+                page = await ctx.parse(self._parse_page, body, url)
+            warnings.extend(f"posting #{first + i} skipped: {err}" for i, err in page.skipped)
+            first += page.count
+            for posting in page.postings:
+                # A posting can move to the next page while we page: keep its first copy.
+                if posting.external_id not in known:
+                    known.add(posting.external_id)
+                    postings.append(posting)
+        return Fetched(postings=tuple(postings), warnings=tuple(warnings))
 
     async def details(self, ctx: PollContext, postings: Sequence[Posting]) -> list[Posting]:
         """The listing already carries description and pay: nothing more to fetch."""
@@ -146,20 +163,16 @@ class LeverSource:
             later += self.page_size
 
     # -- parsing ------------------------------------------------------------------
-    def _parse(self, items: list[Any], warnings: list[str]) -> Fetched:
+    def _parse_page(self, body: bytes, url: str) -> _Page:
+        items = _items(body, url)
         postings: list[Posting] = []
-        seen: set[str] = set()
+        skipped: list[tuple[int, str]] = []
         for index, item in enumerate(items):
             try:
-                posting = self._posting(item)
+                postings.append(self._posting(item))
             except ParseError as err:
-                warnings.append(f"posting #{index} skipped: {err}")
-                continue
-            # A posting can move to the next page while we page: keep its first copy.
-            if posting.external_id not in seen:
-                seen.add(posting.external_id)
-                postings.append(posting)
-        return Fetched(postings=tuple(postings), warnings=tuple(warnings))
+                skipped.append((index, str(err)))
+        return _Page(len(items), _ids(items), postings, skipped)
 
     def _posting(self, item: object) -> Posting:
         if not isinstance(item, dict):
@@ -203,8 +216,32 @@ class LeverSource:
         )
 
 
-def _items(response: Response) -> list[Any]:
-    data = response.json()
+class _Page(NamedTuple):
+    """One page parsed: how many items, their ids, the postings read and the items
+    skipped (index on the page, why)."""
+
+    count: int
+    ids: frozenset[object]
+    postings: list[Posting]
+    skipped: list[tuple[int, str]]
+
+
+def _page_ids(body: bytes, url: str) -> tuple[int, frozenset[object]]:
+    items = _items(body, url)
+    return len(items), _ids(items)
+
+
+def _ids(items: list[Any]) -> frozenset[object]:
+    # ids are compared only: one that is not a string (a list, say) is ignored
+    return frozenset(
+        item["id"]
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("id"), str | int)
+    )
+
+
+def _items(body: bytes, url: str) -> list[Any]:
+    data = json_body(body, url)
     if not isinstance(data, list):
         got = f"an object with keys {sorted(data)[:5]}" if isinstance(data, dict) else None
         raise ParseError(

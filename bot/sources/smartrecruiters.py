@@ -27,14 +27,17 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from bot.errors import ConfigError, ParseError
 from bot.models import Posting
-from bot.sources._common import fetch_details
+from bot.sources._common import fetch_details, json_body
 from bot.sources.base import Fetched, PollContext, SourceConfig
 from bot.text import html_to_text, normalize_space
+
+if TYPE_CHECKING:
+    from bot.http import Response
 
 __all__ = ["SmartRecruitersSource"]
 
@@ -121,7 +124,11 @@ class SmartRecruitersSource:
     async def details(self, ctx: PollContext, postings: Sequence[Posting]) -> list[Posting]:
         """Fill the description and public URL from each posting's job ad."""
         return await fetch_details(
-            ctx, postings, self._detail, label=f"smartrecruiters {self.config.name}"
+            ctx,
+            postings,
+            self._ask_detail,
+            self._detail,
+            label=f"smartrecruiters {self.config.name}",
         )
 
     # -- listing ---------------------------------------------------------------------
@@ -172,10 +179,13 @@ class SmartRecruitersSource:
         )
 
     # -- detail ----------------------------------------------------------------------
-    async def _detail(self, ctx: PollContext, posting: Posting) -> Posting:
+    async def _ask_detail(self, ctx: PollContext, posting: Posting) -> Response | None:
         if not _ID.match(posting.external_id):
-            return posting
-        data = (await ctx.get(f"{self.api}/{posting.external_id}")).json()
+            return None
+        return await ctx.get(f"{self.api}/{posting.external_id}")
+
+    def _detail(self, posting: Posting, body: bytes, url: str) -> Posting:
+        data = json_body(body, url)
         if not isinstance(data, Mapping):
             raise ParseError(f"smartrecruiters detail {posting.external_id}: expected an object")
         job_ad = data.get("jobAd")

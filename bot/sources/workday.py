@@ -29,14 +29,17 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.errors import ConfigError, ParseError
 from bot.models import Posting
-from bot.sources._common import fetch_details
+from bot.sources._common import fetch_details, json_body
 from bot.sources._common import required_option as _option
 from bot.sources.base import Fetched, PollContext, SourceConfig
 from bot.text import html_to_text, normalize_space
+
+if TYPE_CHECKING:
+    from bot.http import Response
 
 __all__ = ["WorkdaySource"]
 
@@ -132,7 +135,9 @@ class WorkdaySource:
 
     async def details(self, ctx: PollContext, postings: Sequence[Posting]) -> list[Posting]:
         """Fill description, places, start date and public URL from each posting's detail."""
-        return await fetch_details(ctx, postings, self._detail, label=f"workday {self.config.name}")
+        return await fetch_details(
+            ctx, postings, self._ask_detail, self._detail, label=f"workday {self.config.name}"
+        )
 
     # -- listing ---------------------------------------------------------------------
     async def _page(self, ctx: PollContext, offset: int) -> tuple[Any, bool]:
@@ -181,11 +186,13 @@ class WorkdaySource:
         )
 
     # -- detail ----------------------------------------------------------------------
-    async def _detail(self, ctx: PollContext, posting: Posting) -> Posting:
+    async def _ask_detail(self, ctx: PollContext, posting: Posting) -> Response | None:
         path = posting.extra.get("path", "")
-        if not _PATH.match(path):
-            return posting
-        data = (await ctx.get(f"{self.api}{path}")).json()
+        return await ctx.get(f"{self.api}{path}") if _PATH.match(path) else None
+
+    def _detail(self, posting: Posting, body: bytes, url: str) -> Posting:
+        path = posting.extra.get("path", "")
+        data = json_body(body, url)
         info = data.get("jobPostingInfo") if isinstance(data, Mapping) else None
         if not isinstance(info, Mapping):
             raise ParseError(f"workday detail {path!r}: no jobPostingInfo object")

@@ -1,0 +1,160 @@
+"""Where CPU-heavy parsing and enrichment run: a small pool of worker processes.
+
+Decoding a board's JSON, turning its HTML descriptions into text, reading pay and
+classifying roles is pure CPU work, about two thirds of a cold poll's (bench/README.md,
+cold ingest). In the event loop's process it competes for one core (the GIL) with the
+HTTP client, SQLite and matching; in ``[enrich] workers`` processes it runs on the
+others (STYLE.md, habit 6: CPU-heavy parsing goes off the loop). ``workers = 0`` runs it
+in a thread of this process instead, as before.
+
+The pool belongs to the app's ``async with`` stack (:func:`bot.app.open_app`): workers
+start on first use with the ``spawn`` method (a fork of a process that runs the
+aiosqlite and executor threads could copy a lock held by one of them), and are shut
+down on exit. Work is handed over in batches (a source's page, a poll's changed
+postings), never per posting: each hand-over costs a pickle each way and a wake-up.
+
+A worker that dies (killed, out of memory, a crash in a C extension) breaks the pool
+(:class:`~concurrent.futures.process.BrokenProcessPool`): the pool is replaced and the
+call tried once more on the new one, since the batch in flight when another batch
+crashed it is innocent; a batch that breaks the pool twice is that source's
+:class:`~bot.errors.ParseError`, and the poll goes on with the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import logging
+import multiprocessing
+import operator
+import os
+import signal
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.reduction import ForkingPickler
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from bot.errors import ParseError
+from bot.models import AIMatch, Posting, Salary
+
+__all__ = ["CpuPool", "default_workers"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def default_workers() -> int:
+    """Worker processes when the config does not say: one per core beyond the event
+    loop's, at most two (the work comes in bursts of a poll cycle)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(0, min(2, (cores or 1) - 1))
+
+
+class CpuPool:
+    """Runs pure functions of picklable arguments in worker processes (or, with no
+    workers, in a thread). Use as ``async with CpuPool(n) as cpu: await cpu.run(f, x)``."""
+
+    def __init__(self, workers: int) -> None:
+        if workers < 0:
+            raise ValueError(f"workers must be at least 0, got {workers}")
+        self.workers = workers
+        self._executor: ProcessPoolExecutor | None = None
+        self._open = False
+        self._retrying = asyncio.Lock()
+
+    async def __aenter__(self) -> CpuPool:
+        self._open = True
+        if self.workers:
+            self._executor = self._new_executor()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._open = False
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+
+    async def run(self, fn: Callable[..., T], /, *args: Any) -> T:
+        """``fn(*args)`` in a worker; its exceptions are raised here."""
+        if not self._open:
+            raise RuntimeError("CpuPool used outside 'async with'")
+        if self._executor is None:
+            return await asyncio.to_thread(fn, *args)
+        call = functools.partial(fn, *args)
+        if self._retrying.locked():
+            async with self._retrying:  # let the retries run alone first
+                pass
+        executor = self._executor
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, call)
+        except BrokenProcessPool:
+            self._replace(executor)
+            log.warning("a worker process died while running %s; pool restarted", _name(fn))
+        # Every call in flight failed with the one that killed the worker: each is tried
+        # again alone, so only the culprit fails twice.
+        async with self._retrying:
+            executor = self._executor
+            try:
+                return await asyncio.get_running_loop().run_in_executor(executor, call)
+            except BrokenProcessPool as err:
+                self._replace(executor)
+                raise ParseError(f"a worker process died twice while running {_name(fn)}") from err
+
+    def pids(self) -> list[int]:
+        """The worker processes running now (the benchmark counts their CPU and memory)."""
+        executor = self._executor
+        if executor is None:
+            return []
+        # ProcessPoolExecutor keeps its processes in a private dict; there is no public view.
+        processes = getattr(executor, "_processes", None) or {}
+        return sorted(p.pid for p in processes.values() if p.pid is not None)
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+        )
+
+    def _replace(self, broken: ProcessPoolExecutor | None) -> None:
+        """A new executor for a broken one (once, however many calls saw it break)."""
+        if broken is None or self._executor is not broken or not self._open:
+            return
+        broken.shutdown(wait=False, cancel_futures=True)
+        self._executor = self._new_executor()
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", None) or type(fn).__name__
+
+
+def _init_worker() -> None:
+    # Ctrl-C reaches the whole process group: the parent shuts the pool down in order,
+    # so a worker must not die of the SIGINT first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# -- transport ------------------------------------------------------------------------
+# Records cross between processes by pickle. A slots dataclass pickles through
+# ``__getstate__``/``__setstate__``, which call dataclasses.fields() for every object:
+# 63 us a posting both ways, against 9 us as (class, field values), rebuilt by the
+# constructor. Registered on multiprocessing's pickler only, so nothing else changes.
+def _by_fields(cls: type) -> None:
+    values = operator.attrgetter(*(f.name for f in dataclasses.fields(cls)))
+    ForkingPickler.register(cls, lambda obj: (cls, values(obj)))
+
+
+for _record in (Posting, Salary, AIMatch):
+    _by_fields(_record)
+
+
+# The built-in rate table is read-only (EnrichSettings.rates); a copy crosses as a dict.
+def _read_only(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(mapping)
+
+
+ForkingPickler.register(MappingProxyType, lambda proxy: (_read_only, (dict(proxy),)))

@@ -1,0 +1,160 @@
+"""The worker processes that parse and enrich (bot/cpu.py): results and errors cross
+back, a dead worker is replaced, and a poll counts a batch that keeps killing its
+worker as that source's failure while the other sources go on."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from datetime import UTC, datetime
+from typing import ClassVar
+
+import pytest
+
+from bot.cpu import CpuPool, default_workers
+from bot.enrich import EnrichSettings, enrich_posting, enrich_postings
+from bot.errors import ParseError
+from bot.models import Posting, Salary
+from bot.pipeline import Pipeline
+from bot.sources.base import Fetched, PollContext, SourceConfig
+from storage import open_store
+
+
+def _pid_and_sum(values: list[int]) -> tuple[int, int]:
+    return os.getpid(), sum(values)
+
+
+def _thread_name() -> str:
+    return threading.current_thread().name
+
+
+def _refuse(text: str) -> None:
+    raise ParseError(f"not a board: {text}")
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+_MARK = "MARQUEE_TEST_DIE_ONCE"
+
+
+def _die_once(flag_path: str) -> str:
+    """Kills its worker the first time (the flag file is created), works the second."""
+    try:
+        fd = os.open(flag_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return "second try"
+    os.close(fd)
+    os.kill(os.getpid(), signal.SIGKILL)
+    return "unreachable"
+
+
+def _posting(i: int, description: str) -> Posting:
+    return Posting(
+        source="s",
+        external_id=str(i),
+        company="Acme",
+        title="Machine Learning Engineer" if i % 2 else "Accountant",
+        url=f"https://example.com/{i}",
+        location="Toronto, Canada",
+        description=description,
+        extra={"k": "v"},
+        pay=Salary(100.0, 120.0, "usd", "hour") if i == 3 else None,
+        posted_at=datetime(2026, 1, 2, tzinfo=UTC),
+    )
+
+
+async def test_runs_in_worker_processes() -> None:
+    async with CpuPool(2) as cpu:
+        pid, total = await cpu.run(_pid_and_sum, [1, 2, 3])
+        assert total == 6
+        assert pid != os.getpid()
+        assert pid in cpu.pids()
+    assert cpu.pids() == []
+
+
+async def test_no_workers_runs_in_a_thread() -> None:
+    async with CpuPool(0) as cpu:
+        assert await cpu.run(_thread_name) != threading.current_thread().name
+        assert cpu.pids() == []
+
+
+async def test_errors_cross_back_with_their_type() -> None:
+    async with CpuPool(1) as cpu:
+        with pytest.raises(ParseError, match="not a board: x"):
+            await cpu.run(_refuse, "x")
+        assert (await cpu.run(_pid_and_sum, [4]))[1] == 4
+
+
+async def test_enrichment_in_a_worker_is_the_same() -> None:
+    postings = [
+        _posting(i, f"We use PyTorch and LLMs. Pay: CA${90 + i},000 - CA${120 + i},000 a year.")
+        for i in range(6)
+    ]
+    settings = EnrichSettings()
+    async with CpuPool(1) as cpu:
+        enriched = await cpu.run(enrich_postings, postings, settings)
+    assert enriched == [enrich_posting(p, settings) for p in postings]
+    assert enriched[1].ai is not None and enriched[1].ai.is_ai
+    assert enriched[3].salary is not None and enriched[3].salary.period == "hour"
+
+
+async def test_a_dead_worker_is_replaced_and_the_call_tried_again(tmp_path) -> None:
+    async with CpuPool(1) as cpu:
+        first = cpu.pids() or [(await cpu.run(_pid_and_sum, []))[0]]
+        assert await cpu.run(_die_once, str(tmp_path / "flag")) == "second try"
+        pid, _ = await cpu.run(_pid_and_sum, [])
+        assert pid not in first
+
+
+async def test_a_batch_that_kills_its_worker_twice_is_a_parse_error() -> None:
+    async with CpuPool(1) as cpu:
+        with pytest.raises(ParseError, match="died twice"):
+            await cpu.run(_die)
+        assert (await cpu.run(_pid_and_sum, [2, 2]))[1] == 4
+
+
+class _Board:
+    """A job-board source whose parsing runs through the context, like the real ones."""
+
+    kind: ClassVar[str] = "greenhouse"
+    required_options: ClassVar[tuple[str, ...]] = ()
+    default_base_url: ClassVar[str] = ""
+
+    def __init__(self, name: str, deadly: bool) -> None:
+        self.config = SourceConfig(name=name, kind="greenhouse", company="Acme")
+        self.deadly = deadly
+
+    async def fetch(self, ctx: PollContext) -> Fetched:
+        if self.deadly:
+            await ctx.parse(_die)
+        postings = tuple(
+            Posting(self.config.name, str(i), "Acme", f"ML Engineer {i}", f"https://x/{i}")
+            for i in range(3)
+        )
+        return Fetched(postings=postings)
+
+    async def details(self, ctx: PollContext, postings):
+        return list(postings)
+
+
+async def test_a_crashing_source_fails_alone(tmp_path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    async with open_store(url) as store, CpuPool(1) as cpu:
+        pipeline = Pipeline(store, http=None, enrich=EnrichSettings(), cpu=cpu)  # type: ignore[arg-type]
+        good, bad = _Board("good", deadly=False), _Board("bad", deadly=True)
+        summaries = await pipeline.poll_many([bad, good], backfill=True)
+        by_name = {s.source: s for s in summaries}
+        assert by_name["good"].error is None and by_name["good"].new == 3
+        assert "died twice" in (by_name["bad"].error or "")
+        state = await store.source_state("bad")
+        assert state is not None and state.failure_count == 1
+        stored = await store.source_state("good")
+        assert stored is not None and stored.failure_count == 0
+
+
+def test_default_workers_leaves_the_loop_a_core() -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert default_workers() == max(0, min(2, cores - 1))
