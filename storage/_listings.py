@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.models import PostingStatus, StoredPosting
 from storage._base import StoreBase, chunks
 from storage._postings import _stored, company_key
-from storage.schema import postings, source_companies
+from storage.schema import clean_text, postings, source_companies
 
 __all__ = ["ListingQueries", "SalaryStats"]
 
@@ -112,11 +112,35 @@ def _listing_filters(
 
 def _contains(column: Any, term: str, dialect: str) -> ColumnElement[bool]:
     """Case-insensitive substring match. SQLite's LIKE already ignores (ASCII) case, so
-    it skips lower() on each row; PostgreSQL uses ILIKE."""
+    it skips lower() on each row.
+
+    PostgreSQL: an ASCII word is found with ``strpos`` in the text lowered under the "C"
+    collation (ASCII letters only, as SQLite does): ILIKE lowers every 2-6 KB
+    description through the locale's wide characters first, about 8 times slower per
+    posting (~190 against ~24 µs, most of that reading the TOASTed text). For an ASCII
+    word the two agree except on the few letters outside ASCII whose lower case is an
+    ASCII letter (the Kelvin sign). Other words keep ILIKE, which folds any letter."""
     if dialect == "sqlite":
         escaped = term.replace("/", "//").replace("%", "/%").replace("_", "/_")
         return column.like(f"%{escaped}%", escape="/")
+    if term.isascii():
+        # cleaned as the column's own type cleans what ILIKE binds (no NUL)
+        return func.strpos(func.lower(column.collate("C")), clean_text(term.lower())) > 0
     return column.icontains(term, autoescape=True)
+
+
+async def _scan_in_rank_order(conn: AsyncConnection, query: str | None) -> None:
+    """PostgreSQL: read postings with query words through the rank index, in order.
+
+    The planner cannot estimate how many descriptions contain a word (the column is too
+    wide for statistics) and guesses a handful, so it plans a parallel scan of the whole
+    table and a sort: 2 s for "pytorch" at 200,000 postings, where walking the rank
+    index finds the page in 0.3 ms and the capped count's matches in a few ms (common
+    words are what people type). For the rest of this transaction only."""
+    if conn.dialect.name != "postgresql" or not (query or "").split():
+        return
+    for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+        await conn.exec_driver_sql(f"SET LOCAL {setting} = off")
 
 
 class ListingQueries(StoreBase):
@@ -147,6 +171,7 @@ class ListingQueries(StoreBase):
                 dialect=self.dialect,
                 by_source=await _names_a_source(conn, company),
             )
+            await _scan_in_rank_order(conn, query)
             stmt = (
                 select(postings)
                 .where(*filters)
@@ -191,6 +216,7 @@ class ListingQueries(StoreBase):
                 dialect=self.dialect,
                 by_source=await _names_a_source(conn, company),
             )
+            await _scan_in_rank_order(conn, query)
             if limit is None:
                 stmt = select(func.count()).select_from(postings).where(*filters)
             else:
