@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -129,7 +130,7 @@ class _Compiled:
 class Router:
     """Turns a poll's events into outbox entries (see the module docstring)."""
 
-    __slots__ = ("_any_company", "_by_company", "_news", "size")
+    __slots__ = ("_any_ai", "_any_company", "_by_company", "_floors", "_news", "_paid", "size")
 
     def __init__(self, subscriptions: Sequence[Subscription]) -> None:
         by_company: dict[str, list[_Compiled]] = {}
@@ -147,7 +148,21 @@ class Router:
             if compiled.check.wants_stories:
                 news.append(compiled)
         self._by_company = by_company
-        self._any_company = any_company
+        # Subscriptions for any company meet every posting; most want AI roles above a
+        # pay floor, which most postings are not. Grouped by what rejects them without a
+        # test: with no floor and any role, AI roles only, and by floor (ascending), so a
+        # posting meets only those its AI flag and pay could pass. The result is the
+        # same: a channel gets its lowest-numbered matching subscription, whatever the
+        # order the tests ran in.
+        plain = [s for s in any_company if not s.check.sub.min_salary_usd]
+        self._any_company = [s for s in plain if not s.check.sub.ai_only]
+        self._any_ai = [s for s in plain if s.check.sub.ai_only]
+        paid = sorted(
+            (s for s in any_company if s.check.sub.min_salary_usd),
+            key=lambda s: (s.check.sub.min_salary_usd, s.id),
+        )
+        self._paid = paid
+        self._floors = [float(s.check.sub.min_salary_usd or 0) for s in paid]
         self._news = news
         self.size = len(live)
 
@@ -185,13 +200,25 @@ class Router:
         for posting in versions:
             candidates = self._by_company.get(company_key(posting.company), [])
             text = cast(PostingText, _LazyText(posting))
-            for group in (candidates, self._any_company):
+            for group in (candidates, *self._any_groups(posting)):
                 for sub in group:
                     if sub.channel in matched and matched[sub.channel] <= sub.id:
                         continue
                     if sub.check.posting(posting, text):
                         matched[sub.channel] = sub.id
         return dict(sorted(matched.items(), key=lambda kv: kv[1]))
+
+    def _any_groups(self, posting: Posting) -> list[Sequence[_Compiled]]:
+        """The any-company subscriptions ``posting`` could pass (see ``__init__``)."""
+        groups: list[Sequence[_Compiled]] = [self._any_company]
+        if posting.ai is not None and posting.ai.is_ai:
+            groups.append(self._any_ai)
+        top = posting.salary.top_usd if posting.salary is not None else None
+        if top is not None:
+            # Floors up to the top pass the pay test (NaN passes every "<" test).
+            reach = len(self._paid) if top != top else bisect_right(self._floors, top)
+            groups.append(self._paid[:reach])
+        return groups
 
     def _story_channels(self, event: StoryEvent) -> dict[str, int]:
         story = event.story.story
