@@ -1,9 +1,13 @@
 """Story and story-cluster queries (issue 3).
 
 A story's identity is ``(source, guid)``. Each new story is placed in a cluster inside
-the same transaction that stores it: the stories first seen in the last 72 hours are
-loaded once (one query) into a :class:`bot.enrich.cluster.ClusterIndex`, and every new
-story either joins the best matching cluster or starts one.
+the same transaction that stores it: the stories first seen in the last 72 hours, indexed
+in a :class:`bot.enrich.cluster.ClusterIndex` with their clusters, are kept by this
+process from one poll to the next (read once, then moved along as time passes), and
+every new story either joins the best matching cluster or starts one. Before each use
+the window is checked against the table (its largest story id and its count of stories
+in the window: one cheap query), and read anew when another process wrote. New clusters
+are written in one statement per poll, not one per story.
 
 Events (``StoryEvent``) follow "one alert per story":
 
@@ -20,7 +24,9 @@ rules is deliberate: the decision needs the candidates read in this transaction,
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -96,15 +102,26 @@ def _values(story: Story) -> dict[str, Any]:
     }
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Cluster:
     id: int
     lead_story_id: int | None
     size: int
     outlets: list[str]
-    changed: bool = False
-    grew: bool = False  # another outlet joined during this apply
     keys: set[str] = field(default_factory=set)
+    members: int = 0  # its stories in the window
+
+
+@dataclass(slots=True)
+class _Window:
+    """The stories first seen since ``since``, indexed for clustering, with their
+    clusters: kept by this process from one poll to the next (see ``_window_for``)."""
+
+    since: datetime
+    index: ClusterIndex
+    clusters: dict[int, _Cluster]
+    expiry: list[tuple[datetime, int]]  # a heap of (first_seen, story id)
+    max_id: int  # the table's largest story id when this was last in step with it
 
 
 _WITH_CLUSTER = select(stories, story_clusters.c.size, story_clusters.c.outlets).select_from(
@@ -112,7 +129,27 @@ _WITH_CLUSTER = select(stories, story_clusters.c.size, story_clusters.c.outlets)
 )
 
 
+def _expire(window: _Window, since: datetime) -> None:
+    """Move ``window`` on to ``since``: the stories first seen before it leave."""
+    expiry, index, clusters = window.expiry, window.index, window.clusters
+    while expiry and expiry[0][0] < since:
+        _first_seen, story_id = heapq.heappop(expiry)
+        cand = index.remove(story_id)
+        cluster = clusters.get(cand.cluster_id) if cand is not None else None
+        if cluster is not None:
+            cluster.members -= 1
+            if cluster.members <= 0:
+                del clusters[cluster.id]
+    window.since = since
+
+
 class StoryQueries(StoreBase):
+    # The clustering window, kept between polls, and the lock that lets one
+    # apply_stories at a time use it (PostgreSQL runs several polls' transactions at
+    # once; SQLite's writers take turns anyway).
+    _story_window: _Window | None = None
+    _story_lock: asyncio.Lock | None = None
+
     async def apply_stories(
         self,
         source: str,
@@ -133,16 +170,29 @@ class StoryQueries(StoreBase):
             # keyed as stored (see storage.schema.clean_text): a guid with a NUL in it
             # came back from the insert without it
             batch.setdefault(clean_text(story.guid), story)  # a repeated guid: first wins
-        async with self._engine.begin() as conn:
-            events = await self._apply_stories(conn, source, batch, at=at)
-            await self._stories_baseline_done(conn, source)
-            if baseline:
-                return []
-            await self._route_in(conn, events, route, at=at)
-        return events
+        if self._story_lock is None:
+            self._story_lock = asyncio.Lock()
+        async with self._story_lock:
+            try:
+                async with self._engine.begin() as conn:
+                    events = await self._apply_stories(conn, source, batch, at=at, quiet=baseline)
+                    await self._stories_baseline_done(conn, source)
+                    if not baseline:
+                        await self._route_in(conn, events, route, at=at)
+            except BaseException:
+                # The window may hold what was rolled back: the next poll reads it anew.
+                self._story_window = None
+                raise
+        return [] if baseline else events
 
     async def _apply_stories(
-        self, conn: AsyncConnection, source: str, batch: dict[str, Story], *, at: datetime
+        self,
+        conn: AsyncConnection,
+        source: str,
+        batch: dict[str, Story],
+        *,
+        at: datetime,
+        quiet: bool,
     ) -> list[StoryEvent]:
         known: dict[str, Any] = {}
         guids = list(batch)
@@ -152,6 +202,7 @@ class StoryQueries(StoreBase):
                 stories.c.guid,
                 stories.c.content_hash,
                 stories.c.cluster_id,
+                stories.c.first_seen,
             ).where(stories.c.source == source, stories.c.guid.in_(part))
             for row in await conn.execute(stmt):
                 known[row.guid] = row
@@ -160,6 +211,7 @@ class StoryQueries(StoreBase):
         changed_ids: list[int] = []
         content_rows = []
         seen_ids = []
+        retold: list[Candidate] = []
         for guid, story in batch.items():
             row = known.get(guid)
             if row is None:
@@ -168,6 +220,13 @@ class StoryQueries(StoreBase):
             if values["content_hash"] != row.content_hash:
                 content_rows.append({"row_id": row.id, **values, "last_seen": at})
                 changed_ids.append(row.id)
+                if row.cluster_id is not None:
+                    when = _when(story, row.first_seen)
+                    retold.append(
+                        Candidate(
+                            row.id, row.cluster_id, story.title, story.outlet, when, story.url
+                        )
+                    )
             else:
                 seen_ids.append(row.id)
         if content_rows:
@@ -177,11 +236,19 @@ class StoryQueries(StoreBase):
                 .values({k: bindparam(k) for k in content_rows[0] if k != "row_id"}),
                 content_rows,
             )
+            window = self._story_window
+            for cand in retold if window is not None else ():
+                if cand.story_id in window.index:  # matched by its new title from now on
+                    window.index.add(cand)
         for part in chunks(seen_ids):
             await conn.execute(update(stories).where(stories.c.id.in_(part)).values(last_seen=at))
 
-        # -- new stories: insert, then cluster one by one in feed order ---------------
         new = [(guid, story) for guid, story in batch.items() if guid not in known]
+        if not new:
+            return await self._events(conn, [], [], changed_ids, quiet=quiet)
+
+        # -- new stories: insert, cluster one by one in feed order ----------------------
+        window = await self._window_for(conn, at)
         ids: dict[str, int] = {}
         rows = [
             {**_values(story), "source": source, "guid": guid, "first_seen": at, "last_seen": at}
@@ -192,52 +259,67 @@ class StoryQueries(StoreBase):
             for row in await conn.execute(stmt, list(part)):
                 ids[row.guid] = row.id
 
-        index, clusters = await self._cluster_window(conn, at) if new else (None, {})
-        assignments: list[dict[str, int]] = []
-        started: list[int] = []
+        index, clusters = window.index, window.clusters
+        # A cluster started in this poll has no id until its row is written (all of them
+        # at once, below); until then it is known by minus its lead story's id.
+        started: list[tuple[_Cluster, str]] = []
+        grown: dict[int, _Cluster] = {}  # clusters of the window that grew, by id
+        grew: set[int] = set()  # ... that another outlet joined
+        members: list[tuple[int, _Cluster]] = []
         for guid, story in new:
             story_id = ids[guid]
             when = _when(story, at)
-            match = index.match(story.title, story.outlet, when, url=story.url) if index else None
+            match = index.match(story.title, story.outlet, when, url=story.url)
             cluster = clusters.get(match.cluster_id) if match else None
+            key = outlet_key(story.outlet)
             if cluster is None:
-                result = await conn.execute(
-                    self._insert(story_clusters)
-                    .values(
-                        title=story.title,
-                        first_seen=at,
-                        last_seen=at,
-                        lead_story_id=story_id,
-                        size=1,
-                        outlets=[story.outlet],
-                    )
-                    .returning(story_clusters.c.id)
-                )
-                cluster = _Cluster(result.scalar_one(), story_id, 1, [story.outlet])
-                cluster.keys.add(outlet_key(story.outlet))
+                cluster = _Cluster(-story_id, story_id, 1, [story.outlet], {key})
                 clusters[cluster.id] = cluster
-                started.append(story_id)
+                started.append((cluster, story.title))
             else:
                 cluster.size += 1
-                cluster.changed = True
-                key = outlet_key(story.outlet)
+                if cluster.id > 0:
+                    grown[cluster.id] = cluster
                 if key not in cluster.keys:
                     cluster.keys.add(key)
                     cluster.outlets.append(story.outlet)
-                    cluster.grew = True
-            assignments.append({"row_id": story_id, "cluster": cluster.id})
-            if index is not None:
-                index.add(
-                    Candidate(story_id, cluster.id, story.title, story.outlet, when, story.url)
-                )
-        if assignments:
-            await conn.execute(
-                update(stories)
-                .where(stories.c.id == bindparam("row_id"))
-                .values(cluster_id=bindparam("cluster")),
-                assignments,
-            )
-        grown = [c for c in clusters.values() if c.changed]
+                    if cluster.id > 0:
+                        grew.add(cluster.id)
+            cluster.members += 1
+            members.append((story_id, cluster))
+            index.add(Candidate(story_id, cluster.id, story.title, story.outlet, when, story.url))
+            heapq.heappush(window.expiry, (at, story_id))
+        window.max_id = max(window.max_id, *ids.values())
+
+        # -- the clusters' rows: the new ones in one statement, then the stories' links -
+        stmt = self._insert(story_clusters).returning(
+            story_clusters.c.id, sort_by_parameter_order=True
+        )
+        for part in chunks(started):
+            values = [
+                {
+                    "title": title,
+                    "first_seen": at,
+                    "last_seen": at,
+                    "lead_story_id": c.lead_story_id,
+                    "size": c.size,
+                    "outlets": c.outlets,
+                }
+                for c, title in part
+            ]
+            result = await conn.execute(stmt, values)
+            for (c, _title), cluster_id in zip(part, result.scalars(), strict=True):
+                del clusters[c.id]
+                c.id = cluster_id
+                clusters[cluster_id] = c
+        for story_id, cluster in members:
+            index.relabel(story_id, cluster.id)
+        await conn.execute(
+            update(stories)
+            .where(stories.c.id == bindparam("row_id"))
+            .values(cluster_id=bindparam("cluster")),
+            [{"row_id": story_id, "cluster": cluster.id} for story_id, cluster in members],
+        )
         if grown:
             await conn.execute(
                 update(story_clusters)
@@ -247,14 +329,29 @@ class StoryQueries(StoreBase):
                     outlets=bindparam("new_outlets"),
                     last_seen=at,
                 ),
-                [{"cid": c.id, "new_size": c.size, "new_outlets": c.outlets} for c in grown],
+                [
+                    {"cid": c.id, "new_size": c.size, "new_outlets": list(c.outlets)}
+                    for c in grown.values()
+                ],
             )
+        leads = [story_id for story_id, cluster in members if cluster.lead_story_id == story_id]
+        also = {grown[i].lead_story_id for i in grew} - set(leads) - {None}
+        return await self._events(conn, leads, sorted(also), changed_ids, quiet=quiet)
 
-        # -- events, from the rows as they now stand ----------------------------------
-        also = {c.lead_story_id for c in grown if c.grew and c.lead_story_id is not None}
-        # A cluster started in this very poll alerts once, as "new", with every outlet.
-        also -= set(started)
-        wanted = set(started) | also | set(changed_ids)
+    async def _events(
+        self,
+        conn: AsyncConnection,
+        started: Sequence[int],
+        also: Sequence[int],
+        changed_ids: Sequence[int],
+        *,
+        quiet: bool,
+    ) -> list[StoryEvent]:
+        """The events of one apply, from the rows as they now stand (none when
+        ``quiet``: a baseline reports nothing, so nothing is read back)."""
+        if quiet:
+            return []
+        wanted = set(started) | set(also) | set(changed_ids)
         current = {row.id: row for row in await self._story_rows(conn, sorted(wanted))}
         events: list[StoryEvent] = []
         for story_id in started:
@@ -265,7 +362,7 @@ class StoryQueries(StoreBase):
                 continue
             if await self._is_lead(conn, row):
                 events.append(StoryEvent("updated", _stored(row), ("content",)))
-        for story_id in sorted(also):
+        for story_id in also:
             row = current.get(story_id)
             if row is None:
                 continue
@@ -275,12 +372,56 @@ class StoryQueries(StoreBase):
             events.append(StoryEvent("updated", _stored(row), changes))
         return events
 
-    async def _cluster_window(
-        self, conn: AsyncConnection, at: datetime
-    ) -> tuple[ClusterIndex, dict[int, _Cluster]]:
-        """The clustering candidates (stories first seen in the window) and their
-        clusters, read in one query."""
+    async def _window_for(self, conn: AsyncConnection, at: datetime) -> _Window:
+        """The clustering window for a poll at ``at``: the one kept from the last poll,
+        moved on to ``at``, when the table agrees with it; else read anew.
+
+        The table agrees when its largest story id and its count of stories in the
+        window are the ones this process left: another process (several instances can
+        share PostgreSQL) that stored stories changed at least one of them. Stories are
+        never deleted. Another process's edit of a known story's title is not seen
+        until the window is read anew.
+        """
         since = at - WINDOW
+        window = self._story_window
+        if window is not None:
+            if since >= window.since:
+                _expire(window, since)
+            else:
+                # Polls run side by side, each with its own clock reading: the window
+                # often moves back by a moment, and takes in what it had let go.
+                await self._read_window(conn, window, since, until=window.since)
+            stmt = select(
+                select(func.max(stories.c.id)).scalar_subquery(),
+                select(func.count())
+                .select_from(stories)
+                .where(stories.c.first_seen >= since)
+                .scalar_subquery(),
+            )
+            top, count = (await conn.execute(stmt)).one()
+            if (top or 0) == window.max_id and count == len(window.index):
+                return window
+        self._story_window = None
+        top = await conn.scalar(select(func.max(stories.c.id)))
+        window = _Window(since, ClusterIndex(), {}, [], top or 0)
+        await self._read_window(conn, window, since)
+        heapq.heapify(window.expiry)
+        self._story_window = window
+        return window
+
+    async def _read_window(
+        self,
+        conn: AsyncConnection,
+        window: _Window,
+        since: datetime,
+        *,
+        until: datetime | None = None,
+    ) -> None:
+        """Add to ``window`` the stories first seen since ``since`` (and before
+        ``until``) and their clusters, read in one query."""
+        cond = stories.c.first_seen >= since
+        if until is not None:
+            cond = cond & (stories.c.first_seen < until)
         stmt = (
             select(
                 stories.c.id,
@@ -295,11 +436,10 @@ class StoryQueries(StoreBase):
                 story_clusters.c.outlets,
             )
             .select_from(stories.join(story_clusters, stories.c.cluster_id == story_clusters.c.id))
-            .where(stories.c.first_seen >= since)
+            .where(cond)
             .order_by(stories.c.id)
         )
-        index = ClusterIndex()
-        clusters: dict[int, _Cluster] = {}
+        index, clusters, expiry = window.index, window.clusters, window.expiry
         for row in await conn.execute(stmt):
             published = row.published
             when = (
@@ -308,16 +448,22 @@ class StoryQueries(StoreBase):
                 else published
             )
             index.add(Candidate(row.id, row.cluster_id, row.title, row.outlet, when, row.url))
-            if row.cluster_id not in clusters:
+            heapq.heappush(expiry, (row.first_seen, row.id))
+            cluster = clusters.get(row.cluster_id)
+            if cluster is None:
                 outlets = list(row.outlets or [])
-                clusters[row.cluster_id] = _Cluster(
+                cluster = _Cluster(
                     row.cluster_id,
                     row.lead_story_id,
                     row.size or 1,
                     outlets,
                     keys={outlet_key(o) for o in outlets},
                 )
-        return index, clusters
+                clusters[row.cluster_id] = cluster
+            cluster.members += 1
+        window.since = since
+        # A story without a cluster (none is stored so) would be counted but not indexed:
+        # such a window never agrees with the table and is read anew each poll.
 
     async def _story_rows(self, conn: AsyncConnection, ids: Sequence[int]) -> list[Any]:
         rows: list[Any] = []

@@ -18,19 +18,24 @@ about another event. So:
   ``_PRIOR_DOCS`` other stories), numbers weigh more, and the words every strike story
   shares (the unions, "strike", "AI", "studio") weigh less;
 * **vetoes** keep near-misses apart: at least two shared tokens, one of them specific;
-  no conflicting sectors (a video-game deal is not the TV/theatrical deal) and no
-  conflicting events (a strike authorised is not a strike ended);
+  no conflicting sectors (a video-game deal is not the TV/theatrical deal), no
+  conflicting events (a strike authorised is not a strike ended), no conflicting
+  figures ($8 million is not $7 million) and no other name in the same place (templated
+  trade headlines: "Ava Chen joins ..." is not "Kwame Chen joins ...");
+* the search is **bounded**: among thousands of recent look-alikes only the stories
+  sharing the new one's rare words are scored (see ``_WALK``);
 * two stories of the **same outlet** join only when they are the same article (same
   link, or nearly the same title): a follow-up by the same outlet is a new story.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -91,23 +96,33 @@ _STOPWORDS = _wordset(
     """
 )
 
-# Names headlines use for the same thing.
-_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p), r)
-    for p, r in (
-        (r"\bsag[\s-]?aftra\b|\bscreen actors guild\b", " sagaftra "),
-        (r"\bwriters guild(?: of america)?(?: west| east)?\b|\bwga[ew]?\b", " wga "),
-        (r"\balliance of motion picture and television producers\b|\bamptp\b", " studio "),
-        (r"\bartificial intelligence\b|\ba\.i\.", " ai "),
-        (r"\bvideo[\s-]?games?\b", " videogame "),
-        (r"\binteractive media agreement\b", " videogame deal "),
-        (r"\bi\.a\.t\.s\.e\.|\biatse\b", " iatse "),
-        (r"\bu\.s\.", " us "),
-        (r"\bactors'? unions?\b", " sagaftra "),
-        (r"\bwriters'? unions?\b", " wga "),
-        (r"\bwalk(?:ed|s|ing)?[\s-]?out\b|\bwork stoppage\b", " strike "),
+# Names headlines use for the same thing, with the plain substrings a match needs: a
+# pattern runs only on a headline holding one of them (most hold none).
+_PHRASES: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
+    (re.compile(p), r, hints)
+    for p, r, hints in (
+        (r"\bsag[\s-]?aftra\b|\bscreen actors guild\b", " sagaftra ", ("sag", "screen")),
+        (
+            r"\bwriters guild(?: of america)?(?: west| east)?\b|\bwga[ew]?\b",
+            " wga ",
+            ("writers", "wga"),
+        ),
+        (
+            r"\balliance of motion picture and television producers\b|\bamptp\b",
+            " studio ",
+            ("alliance", "amptp"),
+        ),
+        (r"\bartificial intelligence\b|\ba\.i\.", " ai ", ("artificial", "a.i.")),
+        (r"\bvideo[\s-]?games?\b", " videogame ", ("video",)),
+        (r"\binteractive media agreement\b", " videogame deal ", ("interactive",)),
+        (r"\bi\.a\.t\.s\.e\.|\biatse\b", " iatse ", ("i.a.t.s.e.", "iatse")),
+        (r"\bu\.s\.", " us ", ("u.s.",)),
+        (r"\bactors'? unions?\b", " sagaftra ", ("actor",)),
+        (r"\bwriters'? unions?\b", " wga ", ("writer",)),
+        (r"\bwalk(?:ed|s|ing)?[\s-]?out\b|\bwork stoppage\b", " strike ", ("walk", "work")),
     )
 )
+_ANY_HINT = re.compile("|".join(re.escape(h) for _p, _r, hints in _PHRASES for h in hints))
 _SYNONYMS = {
     "agreement": "deal",
     "pact": "deal",
@@ -211,13 +226,16 @@ _EVENTS = {_stem(k): v for k, v in _EVENTS.items()}
 
 def title_tokens(title: str, outlet: str = "") -> tuple[str, ...]:
     """The normalised tokens of a headline (order kept, duplicates dropped)."""
-    # Each poll rebuilds the window's index from the database, so the same headlines are
-    # tokenised poll after poll: remembered here (a pure function of its arguments).
-    return _title_tokens(title, outlet)
+    return _headline(title, outlet)[0]
 
 
-@lru_cache(maxsize=1 << 16)
-def _title_tokens(title: str, outlet: str) -> tuple[str, ...]:
+# A headline is usually tokenised twice in a row (matched, then added): remembered.
+@lru_cache(maxsize=4096)
+def _headline(title: str, outlet: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The tokens of a headline, and those of its words that name someone or something:
+    the capitalised words inside a sentence-case headline ("Ava Chen signs with Apple
+    TV+": ava, chen, apple). A Title Case headline capitalises every word, so it names
+    nothing this way; generic words (the unions, "Hollywood") are never names."""
     text = title.strip()
     if outlet:
         for sep in (" - ", " | ", " – ", " — "):
@@ -225,19 +243,94 @@ def _title_tokens(title: str, outlet: str) -> tuple[str, ...]:
             if found and tail.strip().casefold() == outlet.strip().casefold():
                 text = head
                 break
-    text = text.lower().replace("’", "'").replace("‘", "'")
-    for pattern, replacement in _PHRASES:
-        text = pattern.sub(replacement, text)
+    lowered = text.lower().replace("’", "'").replace("‘", "'")
+    # The capitals are read beside the lower-case text, position for position, unless a
+    # phrase was replaced or lower-casing changed the length.
+    aligned = len(lowered) == len(text)
+    if _ANY_HINT.search(lowered):
+        for pattern, replacement, hints in _PHRASES:
+            if any(hint in lowered for hint in hints):
+                replaced = pattern.sub(replacement, lowered)
+                aligned = aligned and replaced == lowered
+                lowered = replaced
     tokens: dict[str, None] = {}
-    for raw in _WORD.findall(text):
-        word = raw.strip(".'")
-        if not word or word in _STOPWORDS:
+    if not aligned:
+        for raw in _WORD.findall(lowered):
+            token = _token(raw)
+            if token:
+                tokens[token] = None
+        return tuple(tokens), _names(text, tokens)
+    starts = {m.end() for m in _SENTENCE.finditer(lowered)}
+    capitals: list[str] = []
+    words = upper = 0
+    # A sentence's first word is capitalised anyway: it is a name only when the next
+    # word is capitalised too ("Ava Chen signs", "Warner Bros. and ...", not "Layoffs hit").
+    opening = ""
+    for m in _WORD.finditer(lowered):
+        raw = m.group()
+        token = _token(raw)
+        start = m.start()
+        capital = text[start].isupper()
+        if len(raw) > 3 and raw[0].isalpha():
+            words += 1
+            upper += capital
+        if opening and capital and start not in starts:
+            capitals.append(opening)
+        opening = ""
+        if token:
+            tokens[token] = None
+            if capital and token not in _GENERIC:
+                if start in starts:
+                    opening = token
+                else:
+                    capitals.append(token)
+    title_case = words and upper * 5 >= 4 * words
+    return tuple(tokens), frozenset() if title_case else frozenset(capitals)
+
+
+# Headline words repeat endlessly; stemming each once is most of tokenising.
+_TOKEN_CACHE: dict[str, str] = {}
+
+
+def _token(raw: str) -> str:
+    token = _TOKEN_CACHE.get(raw)
+    if token is None:
+        token = _stem_word(raw)
+        if len(_TOKEN_CACHE) < 1 << 16:
+            _TOKEN_CACHE[raw] = token
+    return token
+
+
+def _stem_word(raw: str) -> str:
+    word = raw.strip(".'")
+    if not word or word in _STOPWORDS:
+        return ""
+    stem = _stem(word)
+    stem = _SYNONYMS.get(word, _SYNONYMS.get(stem, stem))
+    return stem if stem not in _STOPWORDS else ""
+
+
+_CASED_WORD = re.compile(r"[A-Za-z][A-Za-z0-9.'’]*")
+# Where a headline's sentence starts again: its first word is capitalised anyway.
+_SENTENCE = re.compile(r"^|[:;?!|]\s+|\s[-–—]\s+")
+
+
+def _names(text: str, tokens: Mapping[str, None]) -> frozenset[str]:
+    """The names of :func:`_headline`, read word by word from the cased text (when the
+    lower-case text no longer lines up with it)."""
+    words = [(m.start(), m.group()) for m in _CASED_WORD.finditer(text)]
+    long = [w for _, w in words if len(w) > 3]
+    if not long or sum(w[0].isupper() for w in long) * 5 >= 4 * len(long):
+        return frozenset()
+    starts = {m.end() for m in _SENTENCE.finditer(text)}
+    names = set()
+    for start, word in words:
+        if not word[0].isupper() or start in starts:
             continue
-        stem = _stem(word)
-        stem = _SYNONYMS.get(word, _SYNONYMS.get(stem, stem))
-        if stem and stem not in _STOPWORDS:
-            tokens[stem] = None
-    return tuple(tokens)
+        token = _token(word.lower().replace("’", "'"))
+        if token in tokens and token not in _GENERIC:
+            names.add(token)
+    return frozenset(names)
 
 
 @lru_cache(maxsize=4096)
@@ -249,13 +342,24 @@ def outlet_key(outlet: str) -> str:
     return " ".join(words)
 
 
+# A token's weight is its IDF times a factor fixed by the token itself (numbers weigh
+# more, generic words less): the factor is remembered, the IDF is not (it moves).
+_FACTORS: dict[str, float] = {}
+
+
+def _factor(token: str) -> float:
+    factor = _FACTORS.get(token)
+    if factor is None:
+        factor = 1.5 if any(c.isdigit() for c in token) else 1.0
+        if token in _GENERIC:
+            factor *= 0.5
+        if len(_FACTORS) < 1 << 17:
+            _FACTORS[token] = factor
+    return factor
+
+
 def _weight(token: str, df: int, docs: int) -> float:
-    w = math.log((docs + _PRIOR_DOCS) / (df + 1))
-    if any(c.isdigit() for c in token):
-        w *= 1.5
-    if token in _GENERIC:
-        w *= 0.5
-    return w
+    return math.log((docs + _PRIOR_DOCS) / (df + 1)) * _factor(token)
 
 
 def _weights(docs: Iterable[Sequence[str]]) -> dict[str, float]:
@@ -269,16 +373,44 @@ def similarity(a: Sequence[str], b: Sequence[str], weights: Mapping[str, float])
     return _similarity(_Tokens(a), _Tokens(b), weights)
 
 
+# A number as headlines write it: "45", "$45", "45%", "$4.5m", "2bn".
+_NUMBER = re.compile(r"\$?(\d+)(?:\.(\d+))?(?:%|[kmb]|bn)?")
+
+
+def _number(token: str) -> tuple[float, float] | None:
+    """A figure and how precisely it is written (half its last digit's unit)."""
+    m = _NUMBER.fullmatch(token)
+    if m is None:
+        return None
+    whole, decimals = m.groups()
+    if not decimals:
+        return float(whole), 0.5
+    return float(f"{whole}.{decimals}"), 0.5 * 10.0 ** -len(decimals)
+
+
+def _numbers_clash(na: frozenset[tuple[float, float]], nb: frozenset[tuple[float, float]]) -> bool:
+    """Both headlines give figures and none of them agree: a box office of $8 million is
+    not the one of $7 million, day 45 of a strike is not day 46. Figures agree to the
+    precision of the rounder one: "$81.5 million" is "$82 million"."""
+    if not na or not nb:
+        return False
+    return not any(abs(x - y) <= max(px, py) for x, px in na for y, py in nb)
+
+
 class _Tokens:
-    """A headline's tokens as a set, with the sector and event classes they name:
-    prepared once per story instead of once per comparison."""
+    """A headline's tokens as a set, with the sector and event classes, the figures and
+    the names they hold: prepared once per story instead of once per comparison."""
 
-    __slots__ = ("events", "sectors", "set")
+    __slots__ = ("events", "names", "numbers", "sectors", "seq", "set")
 
-    def __init__(self, tokens: Iterable[str]) -> None:
-        self.set = set(tokens)
+    def __init__(self, tokens: Sequence[str], names: frozenset[str] = frozenset()) -> None:
+        self.seq = tokens
+        self.set = frozenset(tokens)
         self.sectors = {_SECTORS[t] for t in self.set if t in _SECTORS}
         self.events = {_EVENTS[t] for t in self.set if t in _EVENTS}
+        numbers = (_number(t) for t in self.set if t[-1:].isdigit() or t[:1] in "$0123456789")
+        self.numbers = frozenset(n for n in numbers if n is not None)
+        self.names = names
 
 
 def _similarity(a: _Tokens, b: _Tokens, weights: Mapping[str, float]) -> float:
@@ -288,10 +420,45 @@ def _similarity(a: _Tokens, b: _Tokens, weights: Mapping[str, float]) -> float:
         return 0.0
     if _clash(a.sectors, b.sectors) or _clash(a.events, b.events):
         return 0.0
+    if _numbers_clash(a.numbers, b.numbers) or _names_clash(a, b, shared):
+        return 0.0
     default = math.log(_PRIOR_DOCS)
     inter = sum(weights.get(t, default) for t in shared)
     union = sum(weights.get(t, default) for t in sa | sb)
     return inter / union if union else 0.0
+
+
+def _names_clash(a: _Tokens, b: _Tokens, shared: frozenset[str]) -> bool:
+    """Each headline names someone the other does not, in the same place between the
+    words they share: "Ava Chen signs with Apple" is not "Kwame Chen signs with Apple",
+    nor is a deal with Disney the deal with Netflix. Templated trade headlines differ
+    only there (python -m bench, feeds: two box-office stories scored 0.42)."""
+    only_a = a.names - shared
+    if not only_a:
+        return False
+    only_b = b.names - shared
+    if not only_b:
+        return False
+    return not _places(a.seq, shared, only_a).isdisjoint(_places(b.seq, shared, only_b))
+
+
+def _places(seq: Sequence[str], shared: frozenset[str], names: frozenset[str]) -> set[tuple]:
+    """Where ``names`` stand in ``seq``: after which shared token, and before which."""
+    places: set[tuple] = set()
+    before: str | None = None
+    pending = False
+    for token in seq:
+        if token in shared:
+            if pending:
+                places.add(("before", token))
+                pending = False
+            before = token
+        elif token in names:
+            places.add(("after", before))
+            pending = True
+    if pending:
+        places.add(("before", None))
+    return places
 
 
 def _clash(ca: set[str], cb: set[str]) -> bool:
@@ -299,60 +466,198 @@ def _clash(ca: set[str], cb: set[str]) -> bool:
     return bool(ca and cb and not (ca & cb))
 
 
+# Bounds on the work of one match. Templated trade headlines ("Box office: '…' opens to
+# $N million in …") share their frame words with hundreds of recent stories; walking
+# and scoring all of those was most of an ingest's time (python -m bench, feeds: 63 %).
+#
+# * While the lists of the new story's words hold at most _WALK postings in all, they
+#   are walked in full (the exact search; a small window always takes this road).
+# * Beyond that, candidates come from *pairs* of words: every story is also filed under
+#   the pairs of its _PAIRED rarest words, and a match walks the pairs of its own rarest
+#   words, rarest pair first, up to _PAIR_WALK postings. The same event told twice
+#   shares its rare words (names, figures), so it shares their pairs; a story sharing
+#   only the frame ("box office", "opens", "million") is not met at all.
+# * Either way, at most _TOP members, those sharing the most weight, are scored.
+_WALK = 200
+_PAIRED = 6
+_PAIR_WALK = 64
+_TOP = 4
+
+
+@dataclass(slots=True)
+class _Entry:
+    cand: Candidate
+    tokens: tuple[str, ...]
+    key: str  # outlet_key(cand.outlet)
+    prepared: _Tokens
+
+
+def _pairs(rare: Sequence[str]) -> Iterator[tuple[str, str]]:
+    """The pairs a story is filed under: two of its rare words, not both generic (a
+    pair of generic words is vetoed anyway)."""
+    ordered = sorted(rare)
+    for n, a in enumerate(ordered):
+        for b in ordered[n + 1 :]:
+            if a not in _GENERIC or b not in _GENERIC:
+                yield (a, b)
+
+
 class ClusterIndex:
     """Recent stories, indexed for :meth:`match`: tokens are computed once per story,
-    document frequencies are kept as stories are added, and only stories sharing a
-    token with the new one are scored."""
+    document frequencies are kept as stories come and go, and only stories sharing the
+    new one's rare words are scored (see _WALK above).
+
+    It can live as long as the window it mirrors: :meth:`add` a story once it is
+    clustered, :meth:`remove` it when it leaves the window (or its title changed).
+    """
 
     def __init__(self, candidates: Iterable[Candidate] = (), *, window: timedelta = WINDOW):
         self.window = window
-        self._items: list[tuple[Candidate, tuple[str, ...], str, _Tokens]] = []
+        self._items: list[_Entry | None] = []
+        self._slots: dict[int, int] = {}  # story id -> index in _items
+        self._dead = 0
         self._df: Counter[str] = Counter()
         self._postings: dict[str, list[int]] = {}
+        self._pair_postings: dict[tuple[str, str], list[int]] = {}
         self._by_url: dict[str, list[int]] = {}
+        self._by_set: dict[frozenset[str], list[int]] = {}
         for cand in candidates:
             self.add(cand)
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._slots)
+
+    def __contains__(self, story_id: object) -> bool:
+        return story_id in self._slots
 
     def add(self, cand: Candidate) -> None:
-        """Make ``cand`` a candidate for the stories matched after it."""
-        tokens = title_tokens(cand.title, cand.outlet)
+        """Make ``cand`` a candidate for the stories matched after it (a story already
+        in the index is replaced)."""
+        if cand.story_id in self._slots:
+            self.remove(cand.story_id)
+        tokens, names = _headline(cand.title, cand.outlet)
         index = len(self._items)
-        self._items.append((cand, tokens, outlet_key(cand.outlet), _Tokens(tokens)))
+        prepared = _Tokens(tokens, names)
+        self._items.append(_Entry(cand, tokens, outlet_key(cand.outlet), prepared))
+        self._slots[cand.story_id] = index
+        df = self._df
+        postings = self._postings
         for token in tokens:
-            self._df[token] += 1
-            self._postings.setdefault(token, []).append(index)
+            df[token] += 1
+            lst = postings.get(token)
+            if lst is None:
+                postings[token] = [index]
+            else:
+                lst.append(index)
+        if len(tokens) > 1:
+            pair_postings = self._pair_postings
+            rare = sorted(tokens, key=lambda t: (df[t], t))[:_PAIRED]
+            for pair in _pairs(rare):
+                lst = pair_postings.get(pair)
+                if lst is None:
+                    pair_postings[pair] = [index]
+                else:
+                    lst.append(index)
         if cand.url:
             self._by_url.setdefault(cand.url, []).append(index)
+        self._by_set.setdefault(prepared.set, []).append(index)
+
+    def remove(self, story_id: int) -> Candidate | None:
+        """Forget a story (it left the window) and return it; unknown ids are ignored."""
+        index = self._slots.pop(story_id, None)
+        if index is None:
+            return None
+        entry = self._items[index]
+        assert entry is not None
+        self._items[index] = None
+        df = self._df
+        for token in entry.tokens:
+            df[token] -= 1
+            if not df[token]:
+                del df[token]
+        # The lists keep the slot until they are rebuilt; walks skip it.
+        self._dead += 1
+        if self._dead > 1024 and self._dead > len(self._slots):
+            self._compact()
+        return entry.cand
+
+    def relabel(self, story_id: int, cluster_id: int) -> None:
+        """Record that a story's cluster is now known as ``cluster_id``."""
+        index = self._slots.get(story_id)
+        if index is not None:
+            entry = self._items[index]
+            assert entry is not None
+            if entry.cand.cluster_id != cluster_id:
+                entry.cand = replace(entry.cand, cluster_id=cluster_id)
+
+    def _compact(self) -> None:
+        """Rebuild the lists without the removed stories (same order)."""
+        live = [entry.cand for entry in self._items if entry is not None]
+        self._items, self._slots, self._dead = [], {}, 0
+        self._df, self._postings, self._pair_postings = Counter(), {}, {}
+        self._by_url, self._by_set = {}, {}
+        for cand in live:
+            self.add(cand)
+
+    def candidates(self) -> Iterator[Candidate]:
+        """The stories in the index, in the order added."""
+        return (entry.cand for entry in self._items if entry is not None)
 
     def match(
         self, title: str, outlet: str, when: datetime, *, url: str = ""
     ) -> ClusterMatch | None:
         """The cluster a new story joins, or ``None`` (see :func:`assign_cluster`)."""
-        mine = title_tokens(title, outlet)
+        mine, names = _headline(title, outlet)
         me = outlet_key(outlet)
-        docs = len(self._items) + 1
-        weights = {t: _weight(t, self._df.get(t, 0) + 1, docs) for t in mine}
-        mine_prepared = _Tokens(mine)
+        docs = len(self._slots) + 1
+        df = self._df
+        weights = {t: _weight(t, df.get(t, 0) + 1, docs) for t in mine}
         seen: set[int] = set()
         best: ClusterMatch | None = None
+        items = self._items
+        window = self.window
         # The same link is the same article: those members first, in the order added.
         for i in self._by_url.get(url, ()) if url else ():
-            cand, _tokens, _key, _prepared = self._items[i]
-            if abs(cand.when - when) <= self.window:
-                seen.add(i)
-                best = _better(best, ClusterMatch(cand.cluster_id, cand.story_id, 1.0, _key == me))
-        for i in self._sharing(mine, seen, weights):
-            cand, tokens, key, prepared = self._items[i]
-            if abs(cand.when - when) > self.window:
+            entry = items[i]
+            if entry is None:
                 continue
-            for t in tokens:
+            cand = entry.cand
+            if abs(cand.when - when) <= window:
+                seen.add(i)
+                same = entry.key == me
+                best = _better(best, ClusterMatch(cand.cluster_id, cand.story_id, 1.0, same))
+        mine_prepared = _Tokens(mine, names)
+        if best is None:
+            # The same words (syndicated copy, a retold headline) score 1.0, which nothing
+            # beats: the oldest such member decides, as it would in the full walk below.
+            for i in self._by_set.get(mine_prepared.set, ()):
+                entry = items[i]
+                if entry is None or abs(entry.cand.when - when) > window:
+                    continue
+                for t in entry.tokens:
+                    if t not in weights:
+                        weights[t] = _weight(t, df[t], docs)
+                score = _similarity(mine_prepared, entry.prepared, weights)
+                if score >= THRESHOLD:  # a perfect score passes the same-outlet bar too
+                    cand = entry.cand
+                    return ClusterMatch(
+                        cand.cluster_id, cand.story_id, round(score, 3), entry.key == me
+                    )
+                break  # the same words score the same: all vetoed
+        members = self._sharing(mine, seen, weights)
+        if not members:
+            return best
+        for i in members:
+            entry = items[i]
+            assert entry is not None
+            cand = entry.cand
+            if abs(cand.when - when) > window:
+                continue
+            for t in entry.tokens:
                 if t not in weights:
-                    weights[t] = _weight(t, self._df[t], docs)
-            score = _similarity(mine_prepared, prepared, weights)
-            same = key == me
+                    weights[t] = _weight(t, df[t], docs)
+            score = _similarity(mine_prepared, entry.prepared, weights)
+            same = entry.key == me
             if score < (SAME_OUTLET_THRESHOLD if same else THRESHOLD):
                 continue
             match = ClusterMatch(cand.cluster_id, cand.story_id, round(score, 3), same)
@@ -362,37 +667,83 @@ class ClusterIndex:
     def _sharing(
         self, mine: tuple[str, ...], seen: set[int], weights: Mapping[str, float]
     ) -> list[int]:
-        """Members that could reach the threshold, in the order a walk of ``mine``'s
-        tokens would first meet them (earliest shared token, then age).
+        """The members worth scoring, in the order a walk of ``mine``'s tokens would
+        first meet them (earliest shared token, then age): ties between equal scores go
+        the same way whatever the bounds cut.
 
         Members sharing only generic tokens ("strike", "AI", the unions) score 0 by the
-        vetoes, so those tokens' long lists are not walked; and since the union holds all
-        of ``mine``, a member's score is at most the weight it shares over ``mine``'s
-        weight, so members whose shared weight cannot reach :data:`THRESHOLD` are not
-        scored. With thousands of recent stories, scoring them was most of a poll's time
-        (``python -m bench``, feeds). The order is kept so that ties between equal
-        scores go the same way as before.
+        vetoes, so those tokens' long lists are not walked. When the walk is exact, and
+        since the union holds all of ``mine``, a member's score is at most the weight it
+        shares over ``mine``'s weight: members whose shared weight cannot reach
+        :data:`THRESHOLD` are not scored.
         """
-        position = {token: n for n, token in enumerate(mine)}
-        shared: dict[int, float] = {}
+        postings = self._postings
+        items = self._items
+        df = self._df
+        order = []
         generic = 0.0
-        for token in mine:
-            weight = weights[token]
+        total = 0
+        for n, token in enumerate(mine):
             if token in _GENERIC:
-                generic += weight
+                generic += weights[token]
                 continue
-            for i in self._postings.get(token, ()):
-                shared[i] = shared.get(i, 0.0) + weight
-        # A margin keeps float rounding from dropping a member right at the threshold.
-        floor = THRESHOLD * sum(weights[t] for t in mine) * (1 - 1e-9) - generic
+            lst = postings.get(token)
+            if lst:
+                order.append((n, lst, weights[token]))
+                total += df[token]  # the live members (a list keeps removed ones a while)
+        shared: dict[int, float] = {}
+        get = shared.get
+        if total <= _WALK:
+            for _n, lst, weight in order:
+                for i in lst:
+                    shared[i] = get(i, 0.0) + weight
+            # A margin keeps float rounding from dropping a member right at the threshold.
+            floor = THRESHOLD * sum(weights[t] for t in mine) * (1 - 1e-9) - generic
+        else:
+            self._walk_pairs(mine, weights, shared)
+            floor = 0.0
+        found = [
+            (weight, i)
+            for i, weight in shared.items()
+            if weight >= floor and i not in seen and items[i] is not None
+        ]
+        if len(found) > _TOP:
+            found = heapq.nlargest(_TOP, found)
+        position = {token: n for n, token in enumerate(mine)}
         ranked = []
-        for i, weight in shared.items():
-            if weight < floor or i in seen:
-                continue
-            tokens = self._items[i][1]
-            ranked.append((min(position[t] for t in tokens if t in position), i))
+        for _shared_weight, i in found:
+            entry = items[i]
+            assert entry is not None
+            ranked.append((min(position[t] for t in entry.tokens if t in position), i))
         ranked.sort()
         return [i for _, i in ranked]
+
+    def _walk_pairs(
+        self, mine: tuple[str, ...], weights: Mapping[str, float], shared: dict[int, float]
+    ) -> None:
+        """Add to ``shared`` the members filed under pairs of ``mine``'s rare words,
+        rarest pair first, up to :data:`_PAIR_WALK` postings (a long list is cut to its
+        most recent ones)."""
+        df = self._df
+        pair_postings = self._pair_postings
+        rare = sorted(mine, key=lambda t: (df.get(t, 0), t))[:_PAIRED]
+        order = []
+        for pair in _pairs(rare):
+            lst = pair_postings.get(pair)
+            if lst:
+                order.append((len(lst), pair, lst))
+        order.sort()
+        budget = _PAIR_WALK
+        get = shared.get
+        for length, (a, b), lst in order:
+            if length > budget:
+                lst = lst[-budget:]
+            weight = weights[a] + weights[b]
+            for i in lst:
+                shared[i] = get(i, 0.0) + weight
+            budget -= length
+            if budget <= 0:
+                break
 
 
 def _better(best: ClusterMatch | None, new: ClusterMatch) -> ClusterMatch:
