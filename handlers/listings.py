@@ -28,9 +28,9 @@ MAX_SALARY_ROWS = 10
 #: further) and says "1,000+ roles" beyond (issue 8). Without query words the count is
 #: read from an index; with them each posting's text is searched until the cap is
 #: reached, so the cap is lower: an exact count of a common word would read every open
-#: posting's description (seconds at 200,000 postings), 200 matches take milliseconds.
+#: posting.s description (seconds at 200,000 postings), 100 matches take milliseconds.
 COUNT_CAP = 1000
-QUERY_COUNT_CAP = 200
+QUERY_COUNT_CAP = 100
 
 
 def encoded_len(command: str, args: tuple[tuple[str, str], ...]) -> int:

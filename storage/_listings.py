@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, case, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.models import PostingStatus, StoredPosting
@@ -295,7 +295,31 @@ class ListingQueries(StoreBase):
                 case((starts, 0), else_=1), company
             )
         else:
-            stmt = stmt.order_by(company)
+            stmt = _each_company()
         stmt = stmt.limit(max(0, int(limit)))
         async with self._reader.connect() as conn:
             return [row[0] for row in await conn.execute(stmt)]
+
+
+def _each_company() -> Select[Any]:
+    """Every company key in order with its greatest spelling, one index probe each
+    (a loose index scan, which neither engine does by itself): grouping read every
+    (source, company) row, 30,000 of them for 100 boards that each list 300 companies,
+    ~10 ms on each /ailistings company:x (issue 8)."""
+    sc = source_companies
+    keys = select(func.min(sc.c.company_key).label("key")).cte("company_keys", recursive=True)
+    after = sc.alias("after")
+    keys = keys.union_all(
+        select(
+            select(func.min(after.c.company_key))
+            .where(after.c.company_key > keys.c.key)
+            .scalar_subquery()
+        ).where(keys.c.key.is_not(None))
+    )
+    spelled = sc.alias("spelled")
+    spelling = (
+        select(func.max(spelled.c.company))
+        .where(spelled.c.company_key == keys.c.key)
+        .scalar_subquery()
+    )
+    return select(spelling).where(keys.c.key.is_not(None)).order_by(keys.c.key)

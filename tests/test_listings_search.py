@@ -187,3 +187,22 @@ async def test_migration_0005_indexes_a_database_that_has_postings(db_url):
     assert f"ix_postings_company_rank_{engine}" not in names
     async with open_store(db_url, upgrade=False) as old:
         assert (await old.listings(remote=True, limit=1))[0].posting.external_id == "m99"
+
+
+async def test_the_company_list_has_each_company_once_in_key_order(store):
+    await store.apply_postings(
+        "a",
+        [job("1", source="a", company="Zeta"), job("2", source="a", company="Acme")],
+        at=T0,
+        baseline=True,
+    )
+    await store.apply_postings(
+        "b",
+        [job("3", source="b", company="ACME"), job("4", source="b", company="Beta")],
+        at=T0,
+        baseline=True,
+    )
+    # one spelling per key (the greatest, as before), keys in order
+    assert await store.companies() == ["Acme", "Beta", "Zeta"]
+    assert await store.companies(limit=2) == ["Acme", "Beta"]
+    assert await store.companies(prefix="et") == ["Beta", "Zeta"]
