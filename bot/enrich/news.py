@@ -15,7 +15,8 @@ How a score is made:
 
 Matching is on word boundaries, and "AI" must be the upper-case word (or "A.I."), so
 "said", "Thailand", "Haiti" and "Aileen" never count. A text is split into words once and
-only the terms its words can begin are tried: pure and fast.
+only the terms its words can begin are tried (found by substring search, not by visiting
+every word): pure and fast.
 """
 
 from __future__ import annotations
@@ -260,6 +261,12 @@ def _index() -> dict[str, tuple[tuple[int, _Term, re.Pattern[str]], ...]]:
 
 
 _INDEX = _index()
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+# Text a key's terms cannot match without (lower case). A key is looked for only when
+# its needle is in the text: most keys of most texts are absent, and str's substring
+# search is far cheaper than visiting every word. The words "a" and "i" begin terms only
+# as "A.I." and "I.A.T.S.E.".
+_NEEDLES = {key: {"a": "a.i", "i": "i.a"}.get(key, key) for key in _INDEX}
 
 _SUMMARY_FACTOR = 0.5
 _COOCCURRENCE_BONUS = 0.8  # added to the raw "ai" (and "strike") sum: "AI" + union/strike/studio
@@ -269,6 +276,33 @@ _MAX_TEXT = 4000  # a summary longer than this is scanned only this far
 def _matches(text: str) -> dict[str, _Term]:
     text = text[:_MAX_TEXT]
     spans: list[tuple[int, int, int, _Term]] = []
+    low = text.lower()
+    if len(low) != len(text):  # lower-casing moved the letters: walk the words instead
+        return _matches_by_word(text)
+    size = len(text)
+    for key, needle in _NEEDLES.items():
+        if needle not in low:
+            continue
+        width = len(key)
+        at = low.find(key)
+        while at >= 0:
+            # where a word starts (nothing alphanumeric or "_" before it) with these
+            # ASCII letters, and, for a key shorter than three, where that word ends
+            if (
+                (not at or not (text[at - 1].isalnum() or text[at - 1] == "_"))
+                and text[at : at + width].isascii()
+                and (width == 3 or at + width == size or text[at + width] not in _ALNUM)
+            ):
+                for order, term, regex in _INDEX[key]:
+                    m = regex.match(text, at)
+                    if m:
+                        spans.append((at, order, m.end(), term))
+            at = low.find(key, at + 1)
+    return _resolve(spans)
+
+
+def _matches_by_word(text: str) -> dict[str, _Term]:
+    spans: list[tuple[int, int, int, _Term]] = []
     for word in _WORD.finditer(text):
         start = word.start()
         if start and (text[start - 1].isalnum() or text[start - 1] == "_"):
@@ -277,6 +311,10 @@ def _matches(text: str) -> dict[str, _Term]:
             m = regex.match(text, start)
             if m:
                 spans.append((start, order, m.end(), term))
+    return _resolve(spans)
+
+
+def _resolve(spans: list[tuple[int, int, int, _Term]]) -> dict[str, _Term]:
     # Where matches overlap, the earlier one wins, and at one position the term listed
     # first (the longer phrase): "video game performers" over "video game".
     spans.sort(key=lambda s: (s[0], s[1]))

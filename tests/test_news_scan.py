@@ -1,0 +1,47 @@
+"""The relevance scan looks for its terms' words with substring search; the word-by-word
+walk it replaced (still the road for text whose lower case moves letters) is the
+reference: both must find the same terms in any text."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.enrich.news import _TERMS, _matches, _matches_by_word
+
+WORDS = sorted({w for t in _TERMS for w in (*t.first, t.label)})
+# Letters whose case folds oddly (Kelvin sign, long s, dotted I, final sigma), word
+# joiners, and the punctuation around words in feeds.
+ODD = list("KſİıßΣς_-.'’\"é\u00a0\t\n,;:!?()/0123456789")
+
+fragment = st.one_of(
+    st.sampled_from(WORDS),
+    st.sampled_from(WORDS).map(str.upper),
+    st.sampled_from(WORDS).map(str.title),
+    st.text(alphabet=st.sampled_from(ODD + list("aiAIsStTkK")), min_size=1, max_size=4),
+)
+texts = st.lists(fragment, min_size=1, max_size=12).flatmap(
+    lambda parts: st.sampled_from(["", " ", "_", "é", "-", "\n"]).map(lambda sep: sep.join(parts))
+)
+
+
+def labels(found):
+    return [(label, term.label) for label, term in found.items()]
+
+
+@given(texts)
+def test_substring_scan_finds_what_the_word_walk_finds(text):
+    assert labels(_matches(text)) == labels(_matches_by_word(text))
+
+
+def test_examples():
+    for text in (
+        "SAG-AFTRA and A.I. studios",
+        "the I.A.T.S.E. local; no fakes act",
+        "ai voices, 3D scans and generative-AI",
+        "said Thailand's Aileen",
+        "strİke and ſag-aftra",
+    ):
+        assert labels(_matches(text)) == labels(_matches_by_word(text)), text
+    assert "SAG-AFTRA" in _matches("SAG-AFTRA and A.I. studios")
+    assert "AI" not in _matches("said Thailand's Aileen")
