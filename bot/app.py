@@ -46,7 +46,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Config
-from bot.cpu import CpuPool, default_workers
+from bot.cpu import CpuPool, default_workers, tune_malloc
 from bot.delivery import Delivery
 from bot.enrich import EnrichSettings
 from bot.enrich.rates import DEFAULT_RATES
@@ -148,6 +148,7 @@ def enrich_settings(config: Config) -> EnrichSettings:
 @asynccontextmanager
 async def open_app(config: Config, *, upgrade: bool = True) -> AsyncIterator[App]:
     """Open the store, the HTTP client and the worker pool; close them on exit."""
+    tune_malloc()  # before the store and the pool start their threads
     async with AsyncExitStack() as stack:
         workers = config.enrich.workers
         cpu = await stack.enter_async_context(

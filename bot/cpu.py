@@ -23,6 +23,7 @@ crashed it is innocent; a batch that breaks the pool twice is that source's
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import dataclasses
 import functools
 import logging
@@ -30,6 +31,8 @@ import multiprocessing
 import operator
 import os
 import signal
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -40,7 +43,7 @@ from typing import Any, TypeVar
 from bot.errors import ParseError
 from bot.models import AIMatch, Posting, Salary
 
-__all__ = ["CpuPool", "default_workers"]
+__all__ = ["CpuPool", "default_workers", "tune_malloc"]
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +139,51 @@ def _init_worker() -> None:
     # Ctrl-C reaches the whole process group: the parent shuts the pool down in order,
     # so a worker must not die of the SIGINT first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent killed outright (SIGKILL, OOM) never shuts the pool down, and a worker
+    # waiting for work does not notice: it holds both ends of its task queue's pipe. It
+    # exits when the parent's sentinel closes instead of lingering as an orphan.
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+    tune_malloc()
+
+
+def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:
+    parent.join()
+    os._exit(0)
+
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
+_tuned = False
+
+
+def tune_malloc() -> None:
+    """Keep glibc's malloc from holding memory a poll cycle no longer uses (once per
+    process; nothing on other C libraries).
+
+    Two arenas instead of eight per core: each thread (aiosqlite's, the executor's)
+    otherwise gets its own, and their free space is not shared. Blocks of 256 KB and
+    more (response bodies, pickled batches) always mapped, so freeing one returns it:
+    glibc's default raises that threshold to the largest block freed, up to 32 MB, and
+    then serves the next bodies from the heap, which fragments and stays resident.
+    Cold poll of 60 boards x 200 (``python -m bench`` data): peak RSS of the event
+    loop's process 162 -> 144 MB, same CPU.
+    """
+    global _tuned
+    if _tuned or not sys.platform.startswith("linux"):
+        return
+    _tuned = True
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt(_M_ARENA_MAX, 2)
+    mallopt(_M_MMAP_THRESHOLD, 256 * 1024)
+    mallopt(_M_TRIM_THRESHOLD, 512 * 1024)
 
 
 # -- transport ------------------------------------------------------------------------

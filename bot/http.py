@@ -212,12 +212,13 @@ class HttpClient:
         if status >= 400:
             raise HTTPStatusError(status, url=_safe(request_url))
 
+        if validators is None:  # not a conditional request: nothing to compare or keep
+            return Response(request_url, status, resp_headers, body)
         digest = hashlib.sha256(body).hexdigest()
         unchanged = previous is not None and previous.sha256 == digest
-        if validators is not None:
-            validators[cache_key] = Validator(
-                resp_headers.get("etag"), resp_headers.get("last-modified"), digest
-            )
+        validators[cache_key] = Validator(
+            resp_headers.get("etag"), resp_headers.get("last-modified"), digest
+        )
         return Response(request_url, status, resp_headers, body, not_modified=unchanged)
 
     async def _send(

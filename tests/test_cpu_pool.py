@@ -158,3 +158,41 @@ async def test_a_crashing_source_fails_alone(tmp_path) -> None:
 def test_default_workers_leaves_the_loop_a_core() -> None:
     cores = len(os.sched_getaffinity(0))
     assert default_workers() == max(0, min(2, cores - 1))
+
+
+_ORPHAN_SCRIPT = """
+import asyncio, os, sys
+from bot.cpu import CpuPool
+from tests.test_cpu_pool import _pid_and_sum
+
+async def main():
+    async with CpuPool(1) as cpu:
+        pid, _ = await cpu.run(_pid_and_sum, [])
+        print(pid, flush=True)
+        os.kill(os.getpid(), 9)  # the parent dies without shutting the pool down
+
+asyncio.run(main())
+"""
+
+
+def test_workers_exit_when_the_parent_is_killed() -> None:
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-c", _ORPHAN_SCRIPT],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    worker = int(proc.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{worker}").exists(), "the worker outlived its parent"
