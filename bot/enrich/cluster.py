@@ -370,7 +370,7 @@ def _weights(docs: Iterable[Sequence[str]]) -> dict[str, float]:
 
 def similarity(a: Sequence[str], b: Sequence[str], weights: Mapping[str, float]) -> float:
     """Weighted Jaccard of two token sets, after the vetoes (0.0 when one applies)."""
-    return _similarity(_Tokens(a), _Tokens(b), weights)
+    return _similarity(_Tokens(tuple(a)), _Tokens(tuple(b)), weights)
 
 
 # A number as headlines write it: "45", "$45", "45%", "$4.5m", "2bn".
@@ -403,7 +403,7 @@ class _Tokens:
 
     __slots__ = ("events", "names", "numbers", "sectors", "seq", "set")
 
-    def __init__(self, tokens: Sequence[str], names: frozenset[str] = frozenset()) -> None:
+    def __init__(self, tokens: tuple[str, ...], names: frozenset[str] = frozenset()) -> None:
         self.seq = tokens
         self.set = frozenset(tokens)
         self.sectors = {_SECTORS[t] for t in self.set if t in _SECTORS}
@@ -411,6 +411,12 @@ class _Tokens:
         numbers = (_number(t) for t in self.set if t[-1:].isdigit() or t[:1] in "$0123456789")
         self.numbers = frozenset(n for n in numbers if n is not None)
         self.names = names
+
+
+# A story is prepared when matched and again when added: remembered in between.
+@lru_cache(maxsize=1024)
+def _prepared(title: str, outlet: str) -> _Tokens:
+    return _Tokens(*_headline(title, outlet))
 
 
 def _similarity(a: _Tokens, b: _Tokens, weights: Mapping[str, float]) -> float:
@@ -535,9 +541,9 @@ class ClusterIndex:
         in the index is replaced)."""
         if cand.story_id in self._slots:
             self.remove(cand.story_id)
-        tokens, names = _headline(cand.title, cand.outlet)
+        prepared = _prepared(cand.title, cand.outlet)
+        tokens = prepared.seq
         index = len(self._items)
-        prepared = _Tokens(tokens, names)
         self._items.append(_Entry(cand, tokens, outlet_key(cand.outlet), prepared))
         self._slots[cand.story_id] = index
         df = self._df
@@ -607,7 +613,8 @@ class ClusterIndex:
         self, title: str, outlet: str, when: datetime, *, url: str = ""
     ) -> ClusterMatch | None:
         """The cluster a new story joins, or ``None`` (see :func:`assign_cluster`)."""
-        mine, names = _headline(title, outlet)
+        mine_prepared = _prepared(title, outlet)
+        mine = mine_prepared.seq
         me = outlet_key(outlet)
         docs = len(self._slots) + 1
         df = self._df
@@ -626,7 +633,6 @@ class ClusterIndex:
                 seen.add(i)
                 same = entry.key == me
                 best = _better(best, ClusterMatch(cand.cluster_id, cand.story_id, 1.0, same))
-        mine_prepared = _Tokens(mine, names)
         if best is None:
             # The same words (syndicated copy, a retold headline) score 1.0, which nothing
             # beats: the oldest such member decides, as it would in the full walk below.
