@@ -270,7 +270,7 @@ _CANADA = re.compile(
     r"|Quebec|Québec|British Columbia|Alberta|Waterloo)\b"
 )
 _MARKDOWN = re.compile(r"\\([\\`*_{}\[\]()#+\-.!$~|])|\*\*|__")
-_ODD_SPACE = re.compile(r"[\u00a0\u2007\u2009\u202f\u200b\t]")
+_ODD_SPACES = ("\u00a0", "\u2007", "\u2009", "\u202f", "\u200b", "\t")
 
 _MAGNITUDE = {
     "k": 1e3,
@@ -369,7 +369,13 @@ def _clean(text: str) -> str:
         text = unescape_deep(text)
     if "\\" in text or "**" in text or "__" in text:
         text = _MARKDOWN.sub(lambda m: m.group(1) or "", text)
-    return _ODD_SPACE.sub(" ", text)
+    # Replaced one by one with str.replace, which finds them at memchr speed, when there
+    # are any: a character class tried at every position of a 5 KB description cost
+    # about a tenth of the parser's time. Same result as _ODD_SPACE.sub(" ", text).
+    for odd in _ODD_SPACES:
+        if odd in text:
+            text = text.replace(odd, " ")
+    return text
 
 
 def _normal_hint(hint: str | None) -> str | None:
