@@ -148,11 +148,12 @@ class Delivery:
                 await run.progress.wait()
                 may_find = True
         finally:
-            for lane in list(run.lanes.values()):
+            # Only when this run is cancelled itself (a stop lets the lanes end): their
+            # sends are abandoned, and a cancellation of this run still propagates.
+            lanes = list(run.lanes.values())
+            for lane in lanes:
                 lane.cancel()
-            for lane in list(run.lanes.values()):
-                with contextlib.suppress(asyncio.CancelledError):
-                    await lane
+            await asyncio.gather(*lanes, return_exceptions=True)
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
