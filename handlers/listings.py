@@ -27,8 +27,9 @@ MAX_SALARY_ROWS = 10
 #: ``/ailistings`` counts matches up to this many (or through the page asked for, if
 #: further) and says "1,000+ roles" beyond (issue 8). Without query words the count is
 #: read from an index; with them each posting's text is searched until the cap is
-#: reached, so the cap is lower: an exact count of a common word would read every open
-#: posting.s description (seconds at 200,000 postings), 100 matches take milliseconds.
+#: reached, so the cap is lower ("100+ roles"): an exact count of a common word reads
+#: every open posting's description (seconds at 200,000 postings), 100 matches take
+#: milliseconds (on PostgreSQL each description read from TOAST costs ~70 µs).
 COUNT_CAP = 1000
 QUERY_COUNT_CAP = 100
 
