@@ -4,7 +4,8 @@ Options: ``url`` (required), ``outlet`` (optional: the publisher's name for "als
 by"; else the feed's own title, else the source name). ``base_url`` replaces the scheme
 and host of ``url`` (proxies, tests).
 
-Parsing runs in a worker thread and takes one of three roads to the same records:
+Parsing runs off the event loop (a worker process of bot.cpu, else a thread) and takes
+one of three roads to the same records:
 
 * **lxml** reads well-formed RSS and Atom directly: no sanitiser (we output plain text,
   and the cheap tag stripper below is all plain text needs), no entity expansion
@@ -28,7 +29,6 @@ Entry identity (issue 3): the entry's guid/id, else its normalised link (see
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import hashlib
 import html
@@ -942,18 +942,21 @@ class FeedSource:
         return value.strip() if isinstance(value, str) else ""
 
     async def fetch(self, ctx: PollContext) -> Fetched:
-        """Fetch the feed conditionally and parse it in a worker thread."""
+        """Fetch the feed conditionally; parse it off the event loop (a worker process
+        when the app has them, else a thread)."""
         resp = await ctx.get(self.url, headers={"Accept": ACCEPT}, conditional=True)
         if resp.not_modified:
             return Fetched(not_modified=True)
-        parsed = await asyncio.to_thread(
-            parse_feed,
-            resp.content,
-            url=resp.url,
-            content_type=resp.headers.get("content-type", ""),
+        stories, warnings = await ctx.parse(
+            self.read, resp.content, resp.url, resp.headers.get("content-type", "")
         )
-        stories, warnings = self.to_stories(parsed, resp.url)
         return Fetched(stories=tuple(stories), warnings=tuple(warnings))
+
+    def read(self, content: bytes, url: str, content_type: str) -> tuple[list[Story], list[str]]:
+        """The stories of a fetched document, and what was wrong with it. Pure CPU work:
+        the entries' HTML to text is most of it, and its stories cross back as records."""
+        parsed = parse_feed(content, url=url, content_type=content_type)
+        return self.to_stories(parsed, url)
 
     def to_stories(self, parsed: ParsedFeed, url: str) -> tuple[list[Story], list[str]]:
         """The stories of a parsed document (Google News overrides the details)."""
