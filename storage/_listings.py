@@ -139,8 +139,12 @@ async def _scan_in_rank_order(conn: AsyncConnection, query: str | None) -> None:
     words are what people type). For the rest of this transaction only."""
     if conn.dialect.name != "postgresql" or not (query or "").split():
         return
-    for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
-        await conn.exec_driver_sql(f"SET LOCAL {setting} = off")
+    # SET LOCAL, three of them in one round trip
+    await conn.exec_driver_sql(
+        "SELECT set_config('enable_seqscan', 'off', true),"
+        " set_config('enable_bitmapscan', 'off', true),"
+        " set_config('enable_sort', 'off', true)"
+    )
 
 
 class ListingQueries(StoreBase):
