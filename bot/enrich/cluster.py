@@ -392,7 +392,7 @@ def _numbers_clash(na: frozenset[tuple[float, float]], nb: frozenset[tuple[float
     """Both headlines give figures and none of them agree: a box office of $8 million is
     not the one of $7 million, day 45 of a strike is not day 46. Figures agree to the
     precision of the rounder one: "$81.5 million" is "$82 million"."""
-    if not na or not nb:
+    if not na or not nb or not na.isdisjoint(nb):
         return False
     return not any(abs(x - y) <= max(px, py) for x, px in na for y, py in nb)
 
