@@ -14,6 +14,9 @@ Channels are delivered side by side (a slow channel, waiting out its own rate li
 holds up no other), each channel's rows one after another in order: once a row of a
 channel fails for now, its later claimed rows go back unsent, to follow it, and the
 claim query hands out no row of a channel while an earlier one is held or waits.
+How many sends a platform takes at once is its adapter's to say
+(``concurrent_sends``: ``None`` for no limit but the batch; one when it does not say,
+so a platform whose limits span channels is never sent to side by side unasked).
 """
 
 from __future__ import annotations
@@ -68,12 +71,23 @@ class _Run:
         self.queues: dict[str, collections.deque[OutboxRow]] = {}
         self.lanes: dict[str, asyncio.Task[None]] = {}
         self.progress = asyncio.Event()  # a row was done, or a lane ended
+        self.slots: dict[str, asyncio.Semaphore | None] = {}  # sends at once, by platform
         self.sent = 0
         self.errors: list[Exception] = []
 
     @property
     def stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()
+
+    def slot(
+        self, platform: str, platforms: Mapping[str, Platform]
+    ) -> contextlib.AbstractAsyncContextManager[object]:
+        """A place among the sends ``platform`` takes at once."""
+        if platform not in self.slots:
+            limit = getattr(platforms.get(platform), "concurrent_sends", 1)
+            self.slots[platform] = None if limit is None else asyncio.Semaphore(max(1, limit))
+        semaphore = self.slots[platform]
+        return semaphore if semaphore is not None else contextlib.nullcontext()
 
     @property
     def halted(self) -> bool:
@@ -186,7 +200,8 @@ class Delivery:
                     elif waiting:
                         await self._follow(row)
                     else:
-                        outcome = await self._deliver(row)
+                        async with run.slot(split_channel(channel)[0], self.platforms):
+                            outcome = await self._deliver(row)
                         if self._on_delivered is not None:
                             self._on_delivered(row, outcome)
                         run.sent += outcome == "sent"

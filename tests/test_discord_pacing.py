@@ -238,3 +238,49 @@ async def test_a_channel_waiting_out_its_own_limit_holds_up_no_other(store):
         for cid, count in ((first, 5), (second, 3)):
             titles = [m["embeds"][0]["title"] for m in fake.channel_messages(cid)]
             assert titles == [f"Alert {n:03d}" for n in range(count)], cid
+
+
+class CountingPlatform:
+    """A platform at the boundary that notes how many sends it has at once."""
+
+    name = "console"
+
+    def __init__(self, **attrs: Any) -> None:
+        self.__dict__.update(attrs)  # concurrent_sends, when it says
+        self.in_flight = 0
+        self.most = 0
+        self.sent: list[tuple[str, str]] = []
+
+    async def send(self, channel_id: str, reply: Reply, *, idempotency_key: str) -> str:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        for _ in range(3):  # a network round trip: the other lanes get their turn
+            await asyncio.sleep(0)
+        self.in_flight -= 1
+        self.sent.append((channel_id, reply.title or ""))
+        return idempotency_key
+
+    async def edit(self, channel_id: str, message_ref: str, reply: Reply) -> None:
+        raise AssertionError("no edits here")
+
+
+@pytest.mark.parametrize(("attrs", "most"), [({}, 1), ({"concurrent_sends": None}, 4)])
+async def test_a_platform_is_sent_to_side_by_side_only_when_it_says_so(store, attrs, most):
+    channels = [f"C{i}" for i in range(4)]
+    entries = [
+        OutboxEntry(
+            channel=f"console:{cid}",
+            item_kind="digest",
+            event="digest",
+            dedupe_key=f"console:{cid}|{n}",
+            payload=reply_to_json(Reply(title=f"Alert {n:03d}")),
+        )
+        for n in range(3)
+        for cid in channels
+    ]
+    await store.enqueue(entries, at=datetime.now(UTC))
+    platform = CountingPlatform(**attrs)
+    assert await Delivery(store, {"console": platform}).run_once() == 12
+    assert platform.most == most
+    for cid in channels:
+        assert [t for c, t in platform.sent if c == cid] == ["Alert 000", "Alert 001", "Alert 002"]

@@ -438,6 +438,10 @@ class DiscordPlatform:
     """
 
     name = "discord"
+    #: Sends at once (for the delivery worker): no limit but its batch. The global
+    #: limit is paced here, and each channel's by discord.py, so many channels in
+    #: flight keep every channel's bucket busy.
+    concurrent_sends: int | None = None
 
     def __init__(
         self,
