@@ -260,7 +260,7 @@ def _headline(title: str, outlet: str) -> tuple[tuple[str, ...], frozenset[str]]
             if token:
                 tokens[token] = None
         return tuple(tokens), _names(text, tokens)
-    starts = {m.end() for m in _SENTENCE.finditer(lowered)}
+    starts = _starts(lowered)
     capitals: list[str] = []
     words = upper = 0
     # A sentence's first word is capitalised anyway: it is a name only when the next
@@ -312,7 +312,15 @@ def _stem_word(raw: str) -> str:
 
 _CASED_WORD = re.compile(r"[A-Za-z][A-Za-z0-9.'’]*")
 # Where a headline's sentence starts again: its first word is capitalised anyway.
+_BREAKS = (":", ";", "?", "!", "|", "-", "–", "—")
 _SENTENCE = re.compile(r"^|[:;?!|]\s+|\s[-–—]\s+")
+
+
+def _starts(text: str) -> set[int]:
+    """Where ``text``'s sentences start (see _SENTENCE); most headlines have one."""
+    if any(mark in text for mark in _BREAKS):
+        return {m.end() for m in _SENTENCE.finditer(text)}
+    return {0}
 
 
 def _names(text: str, tokens: Mapping[str, None]) -> frozenset[str]:
@@ -322,7 +330,7 @@ def _names(text: str, tokens: Mapping[str, None]) -> frozenset[str]:
     long = [w for _, w in words if len(w) > 3]
     if not long or sum(w[0].isupper() for w in long) * 5 >= 4 * len(long):
         return frozenset()
-    starts = {m.end() for m in _SENTENCE.finditer(text)}
+    starts = _starts(text)
     names = set()
     for start, word in words:
         if not word[0].isupper() or start in starts:
