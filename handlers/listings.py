@@ -115,12 +115,13 @@ async def ailistings(
     # Count to the cap, or through the page asked for when it lies beyond: one more
     # than that says whether there are more (capped), and paging works at any depth.
     counted = max(QUERY_COUNT_CAP if query else COUNT_CAP, page * size)
-    total = await store.count_listings(**filters, limit=counted + 1)
+    total, rows = await store.listing_page(
+        **filters, limit=size, offset=(page - 1) * size, count_limit=counted + 1
+    )
     capped = total > counted
     if capped:
         total = counted
     pages = _pages(total, size, page)
-    rows = await store.listings(**filters, limit=size, offset=(page - 1) * size)
 
     scope = ["Open AI/ML roles"]
     if companies:

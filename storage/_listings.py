@@ -6,6 +6,7 @@ the diff that writes postings is in ``storage/_postings.py``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from datetime import datetime
@@ -147,7 +148,57 @@ async def _scan_in_rank_order(conn: AsyncConnection, query: str | None) -> None:
     )
 
 
+_RANK_ORDER = (
+    postings.c.top_usd.desc().nulls_last(),
+    postings.c.first_seen.desc(),
+    postings.c.id.desc(),
+)
+
+
+def _page(filters: list[ColumnElement[bool]], limit: int, offset: int) -> Select[Any]:
+    return (
+        select(postings)
+        .where(*filters)
+        .order_by(*_RANK_ORDER)
+        .limit(max(0, int(limit)))
+        .offset(max(0, int(offset)))
+    )
+
+
+def _count(filters: list[ColumnElement[bool]], limit: int | None) -> Select[Any]:
+    if limit is None:
+        return select(func.count()).select_from(postings).where(*filters)
+    matching = select(postings.c.id).where(*filters).limit(max(0, int(limit)))
+    return select(func.count()).select_from(matching.subquery())
+
+
 class ListingQueries(StoreBase):
+    async def _filters(
+        self,
+        conn: AsyncConnection,
+        *,
+        company: str | Sequence[str] | None,
+        min_usd: float | None,
+        query: str | None,
+        remote: bool | None,
+        ai_only: bool,
+        status: PostingStatus | None,
+        since: datetime | None,
+    ) -> list[ColumnElement[bool]]:
+        filters = _listing_filters(
+            company=company,
+            min_usd=min_usd,
+            query=query,
+            remote=remote,
+            ai_only=ai_only,
+            status=status,
+            since=since,
+            dialect=self.dialect,
+            by_source=await _names_a_source(conn, company),
+        )
+        await _scan_in_rank_order(conn, query)
+        return filters
+
     async def listings(
         self,
         *,
@@ -164,7 +215,8 @@ class ListingQueries(StoreBase):
         """Postings matching the filters, highest top-of-range annual USD first (no pay
         last), then newest."""
         async with self._reader.connect() as conn:
-            filters = _listing_filters(
+            filters = await self._filters(
+                conn,
                 company=company,
                 min_usd=min_usd,
                 query=query,
@@ -172,22 +224,8 @@ class ListingQueries(StoreBase):
                 ai_only=ai_only,
                 status=status,
                 since=since,
-                dialect=self.dialect,
-                by_source=await _names_a_source(conn, company),
             )
-            await _scan_in_rank_order(conn, query)
-            stmt = (
-                select(postings)
-                .where(*filters)
-                .order_by(
-                    postings.c.top_usd.desc().nulls_last(),
-                    postings.c.first_seen.desc(),
-                    postings.c.id.desc(),
-                )
-                .limit(max(0, int(limit)))
-                .offset(max(0, int(offset)))
-            )
-            return [_stored(row) for row in await conn.execute(stmt)]
+            return [_stored(row) for row in await conn.execute(_page(filters, limit, offset))]
 
     async def count_listings(
         self,
@@ -209,7 +247,8 @@ class ListingQueries(StoreBase):
         matches reads every description, while the first thousand are found in a few
         milliseconds."""
         async with self._reader.connect() as conn:
-            filters = _listing_filters(
+            filters = await self._filters(
+                conn,
                 company=company,
                 min_usd=min_usd,
                 query=query,
@@ -217,16 +256,39 @@ class ListingQueries(StoreBase):
                 ai_only=ai_only,
                 status=status,
                 since=since,
-                dialect=self.dialect,
-                by_source=await _names_a_source(conn, company),
             )
-            await _scan_in_rank_order(conn, query)
-            if limit is None:
-                stmt = select(func.count()).select_from(postings).where(*filters)
-            else:
-                matching = select(postings.c.id).where(*filters).limit(max(0, int(limit)))
-                stmt = select(func.count()).select_from(matching.subquery())
-            return int(await conn.scalar(stmt) or 0)
+            return int(await conn.scalar(_count(filters, limit)) or 0)
+
+    async def listing_page(
+        self,
+        *,
+        company: str | Sequence[str] | None = None,
+        min_usd: float | None = None,
+        query: str | None = None,
+        remote: bool | None = None,
+        ai_only: bool = True,
+        status: PostingStatus | None = "open",
+        since: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        count_limit: int | None = None,
+    ) -> tuple[int, list[StoredPosting]]:
+        """:meth:`count_listings` (up to ``count_limit``) and :meth:`listings` in one
+        read transaction: one snapshot, and half the round trips of calling both."""
+        async with self._reader.connect() as conn:
+            filters = await self._filters(
+                conn,
+                company=company,
+                min_usd=min_usd,
+                query=query,
+                remote=remote,
+                ai_only=ai_only,
+                status=status,
+                since=since,
+            )
+            total = int(await conn.scalar(_count(filters, count_limit)) or 0)
+            rows = await conn.execute(_page(filters, limit, offset))
+            return total, [_stored(row) for row in rows]
 
     async def posting(self, posting_id: int) -> StoredPosting | None:
         """One stored posting by id."""
@@ -305,6 +367,7 @@ class ListingQueries(StoreBase):
             return [row[0] for row in await conn.execute(stmt)]
 
 
+@functools.cache
 def _each_company() -> Select[Any]:
     """Every company key in order with its greatest spelling, one index probe each
     (a loose index scan, which neither engine does by itself): grouping read every
