@@ -41,7 +41,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from bot.errors import ParseError
-from bot.models import AIMatch, Posting, Salary
+from bot.models import AIMatch, Posting, Salary, Story
 
 __all__ = ["CpuPool", "default_workers", "tune_malloc"]
 
@@ -196,7 +196,7 @@ def _by_fields(cls: type) -> None:
     ForkingPickler.register(cls, lambda obj: (cls, values(obj)))
 
 
-for _record in (Posting, Salary, AIMatch):
+for _record in (Posting, Salary, AIMatch, Story):
     _by_fields(_record)
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.cpu import CpuPool
-from bot.enrich import EnrichSettings, enrich_posting, enrich_postings
+from bot.enrich import EnrichSettings, enrich_posting, enrichments
 from bot.enrich.news import score_story
 from bot.errors import RateLimited, SourceError
 from bot.http import HttpClient
@@ -256,7 +256,11 @@ class Pipeline:
         if self.cpu is not None and changed:
             # Pay and AI classification are CPU work (~0.4 ms a posting): one batch to
             # the worker processes while the loop goes on with other sources' I/O.
-            enriched = await self.cpu.run(enrich_postings, changed, self.enrich)
+            results = await self.cpu.run(enrichments, changed, self.enrich)
+            enriched = [
+                replace(p, salary=salary, ai=ai)
+                for p, (salary, ai) in zip(changed, results, strict=True)
+            ]
         else:
             enriched = [enrich_posting(p, self.enrich) for p in changed]
         return await self.store.apply_postings(

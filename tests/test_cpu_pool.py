@@ -13,7 +13,7 @@ from typing import ClassVar
 import pytest
 
 from bot.cpu import CpuPool, default_workers
-from bot.enrich import EnrichSettings, enrich_posting, enrich_postings
+from bot.enrich import EnrichSettings, enrich_posting, enrich_postings, enrichments
 from bot.errors import ParseError
 from bot.models import Posting, Salary
 from bot.pipeline import Pipeline
@@ -96,7 +96,9 @@ async def test_enrichment_in_a_worker_is_the_same() -> None:
     settings = EnrichSettings()
     async with CpuPool(1) as cpu:
         enriched = await cpu.run(enrich_postings, postings, settings)
+        results = await cpu.run(enrichments, postings, settings)
     assert enriched == [enrich_posting(p, settings) for p in postings]
+    assert results == [(p.salary, p.ai) for p in enriched]
     assert enriched[1].ai is not None and enriched[1].ai.is_ai
     assert enriched[3].salary is not None and enriched[3].salary.period == "hour"
 

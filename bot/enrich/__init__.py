@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from bot.enrich.ai import DEFAULT_THRESHOLD, classify
 from bot.enrich.rates import DEFAULT_RATES, annualise, rate_table
 from bot.enrich.salary import parse_salary
-from bot.models import Posting, Salary
+from bot.models import AIMatch, Posting, Salary
 
 # The parser, classifier and annualiser stay importable from their modules
 # (bot.enrich.salary, .ai, .rates); config and the pipeline need only these.
@@ -25,6 +25,8 @@ __all__ = [
     "EnrichSettings",
     "enrich_posting",
     "enrich_postings",
+    "enrichment",
+    "enrichments",
     "rate_table",
 ]
 
@@ -41,6 +43,12 @@ class EnrichSettings:
 
 def enrich_posting(posting: Posting, settings: EnrichSettings) -> Posting:
     """A copy of ``posting`` with ``salary`` and ``ai`` set."""
+    salary, ai = enrichment(posting, settings)
+    return replace(posting, salary=salary, ai=ai)
+
+
+def enrichment(posting: Posting, settings: EnrichSettings) -> tuple[Salary | None, AIMatch]:
+    """What :func:`enrich_posting` sets: the salary (annualised) and the AI match."""
     hint = _location_currency(posting.location)
     salary = _structured(posting.pay, hint)
     if salary is None:
@@ -54,12 +62,20 @@ def enrich_posting(posting: Posting, settings: EnrichSettings) -> Posting:
             days_per_year=hours / 8,
             weeks_per_year=hours / 40,
         )
-    return replace(posting, salary=salary, ai=classify(posting, threshold=settings.ai_threshold))
+    return salary, classify(posting, threshold=settings.ai_threshold)
+
+
+def enrichments(
+    postings: Sequence[Posting], settings: EnrichSettings
+) -> list[tuple[Salary | None, AIMatch]]:
+    """:func:`enrichment` of each, in order: one hand-over to a worker process for a
+    poll's batch (``bot.cpu``). Only the results cross back, not the postings with their
+    descriptions: the caller keeps its own, which halves what is copied and held."""
+    return [enrichment(p, settings) for p in postings]
 
 
 def enrich_postings(postings: Sequence[Posting], settings: EnrichSettings) -> list[Posting]:
-    """:func:`enrich_posting` of each, in order: one hand-over to a worker process for a
-    poll's batch (``bot.cpu``)."""
+    """:func:`enrich_posting` of each, in order."""
     return [enrich_posting(p, settings) for p in postings]
 
 
