@@ -32,9 +32,15 @@ class Platform(Protocol):
     is recognised by platforms that support it. Errors are
     :class:`bot.errors.TransientDeliveryError` (retry later) or
     :class:`bot.errors.PermanentDeliveryError` (pause the subscription with the reason).
+
+    ``concurrent_sends`` tells the delivery worker how many sends it may have in flight
+    at once, each for a different channel (a channel's own rows always go one at a
+    time, in order): ``None`` for no limit but the worker's batch, when the adapter
+    paces the platform's limits itself (Discord); ``1`` when it does not.
     """
 
     name: str
+    concurrent_sends: int | None
 
     async def send(self, channel_id: str, reply: Reply, *, idempotency_key: str) -> str: ...
 

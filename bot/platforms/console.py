@@ -21,6 +21,8 @@ class ConsolePlatform:
     """Prints replies; never fails. ``colour=None`` colours only a terminal."""
 
     name = "console"
+    #: one send at a time (the delivery worker's default)
+    concurrent_sends: int | None = 1
 
     def __init__(self, stream: TextIO | None = None, *, colour: bool | None = None) -> None:
         self.stream = stream or sys.stdout

@@ -368,6 +368,9 @@ class SlackPlatform:
     """
 
     name = "slack"
+    #: one send at a time: Slack's per-workspace limits are not paced here beyond the
+    #: per-channel spacing, so channels are not sent to side by side
+    concurrent_sends: int | None = 1
 
     def __init__(
         self,
