@@ -98,7 +98,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         options=(
             _COMPANY,
             _MIN_SALARY,
-            Option("query", "Words in the title, team or description", max_length=40),
+            Option("query", "Words in the title, company or description", max_length=40),
             Option("remote", "Remote roles only (yes) or on-site only (no)", type="boolean"),
             _PAGE,
         ),
