@@ -125,7 +125,9 @@ async def _stories(
     if not check.wants_stories:
         return []
     days = max(1, min(30, math.ceil((now - start).total_seconds() / 86400)))
-    rows = await store.stories(days=days, limit=MAX_STORIES_SCANNED, now=now)
+    rows = await store.stories(
+        days=days, limit=MAX_STORIES_SCANNED, now=now, include_baseline=False
+    )
     kept = [
         r
         for r in rows

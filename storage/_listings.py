@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, case, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, case, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.models import PostingStatus, StoredPosting
@@ -96,7 +96,10 @@ def _listing_filters(
     if remote is not None:
         filters.append(postings.c.remote == remote)
     if since is not None:
+        # new since then: what a source's silent baseline stored was there before
+        # Marquee looked, so it is not counted as new (a digest's "new roles")
         filters.append(postings.c.first_seen >= since)
+        filters.append(postings.c.baseline == false())
     # Every word must appear in the title, company or description; the words are bound
     # parameters with LIKE's wildcards escaped, so "100%" means the text "100%".
     for term in (query or "").split()[:_MAX_QUERY_TERMS]:
@@ -213,7 +216,8 @@ class ListingQueries(StoreBase):
         offset: int = 0,
     ) -> list[StoredPosting]:
         """Postings matching the filters, highest top-of-range annual USD first (no pay
-        last), then newest."""
+        last), then newest. ``since``: reported as new since then (what a source's
+        silent baseline stored is not)."""
         async with self._reader.connect() as conn:
             filters = await self._filters(
                 conn,

@@ -245,6 +245,13 @@ class PostingQueries(StoreBase):
             # Any first successful apply ends the silent baseline, also a --backfill one.
             await self._mark_baseline_done(conn, source)
             if baseline:
+                # what this poll stored was there before Marquee looked: not "new" in a
+                # digest (the rows first seen now are exactly the ones it inserted)
+                await conn.execute(
+                    update(postings)
+                    .where(postings.c.source == source, postings.c.first_seen == at)
+                    .values(baseline=True)
+                )
                 return []
             await self._route_in(conn, events, route, at=at)
         return events
@@ -443,7 +450,7 @@ class PostingQueries(StoreBase):
         ids: dict[str, int] = {}
         for batch in chunks(rows):
             stmt = self._insert(postings)
-            keep = {"id", "source", "external_id", "first_seen"}
+            keep = {"id", "source", "external_id", "first_seen", "baseline"}
             set_ = {c.name: stmt.excluded[c.name] for c in postings.c if c.name not in keep}
             # No hash given this time: keep the one stored.
             set_["listing_hash"] = func.coalesce(

@@ -199,6 +199,9 @@ postings = Table(
     Column("closed_at", UTCDateTime()),
     # consecutive successful polls this posting was absent from; 2 closes it
     Column("miss_count", Integer(), nullable=False, server_default=text("0")),
+    # stored by its source's silent baseline poll: there before Marquee looked, so a
+    # digest does not count it as new (migration 0006)
+    Column("baseline", Boolean(), nullable=False, server_default=text("false")),
     UniqueConstraint("source", "external_id"),
 )
 # "Highest pay first, then newest" straight from an index. SQLite already sorts NULLs
@@ -303,6 +306,8 @@ stories = Table(
     Column("first_seen", UTCDateTime(), nullable=False),
     Column("last_seen", UTCDateTime(), nullable=False),
     Column("cluster_id", Integer(), ForeignKey("story_clusters.id", ondelete="SET NULL")),
+    # stored by its feed's silent baseline poll (see postings.baseline)
+    Column("baseline", Boolean(), nullable=False, server_default=text("false")),
     UniqueConstraint("source", "guid"),
 )
 Index("ix_stories_cluster_id", stories.c.cluster_id)

@@ -251,7 +251,14 @@ class StoryQueries(StoreBase):
         window = await self._window_for(conn, at)
         ids: dict[str, int] = {}
         rows = [
-            {**_values(story), "source": source, "guid": guid, "first_seen": at, "last_seen": at}
+            {
+                **_values(story),
+                "source": source,
+                "guid": guid,
+                "first_seen": at,
+                "last_seen": at,
+                "baseline": quiet,  # a silent baseline's stories are not news (digests)
+            }
             for guid, story in new
         ]
         for part in chunks(rows):
@@ -500,10 +507,12 @@ class StoryQueries(StoreBase):
         limit: int = 50,
         offset: int = 0,
         now: datetime | None = None,
+        include_baseline: bool = True,
     ) -> list[StoredStory]:
         """Cluster leads first seen in the last ``days``, newest first, with their
         cluster's size and outlets. ``topic`` keeps stories scoring at least
-        ``min_score`` on it (any topic without one); ``query`` matches the title."""
+        ``min_score`` on it (any topic without one); ``query`` matches the title.
+        ``include_baseline=False`` leaves out what a feed's silent baseline stored."""
         since = (now or utcnow()) - timedelta(days=days)
         lead = or_(
             stories.c.cluster_id.is_(None),
@@ -511,6 +520,8 @@ class StoryQueries(StoreBase):
             story_clusters.c.lead_story_id == stories.c.id,
         )
         stmt = _WITH_CLUSTER.where(stories.c.first_seen >= since, lead)
+        if not include_baseline:
+            stmt = stmt.where(stories.c.baseline == false())
         if query:
             needle = f"%{query.strip().lower()}%"
             stmt = stmt.where(func.lower(stories.c.title).like(needle))

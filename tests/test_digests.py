@@ -372,3 +372,44 @@ async def test_digest_includes_the_windows_story_clusters(store):
     ]
     assert reply.text.splitlines()[1] == "2 new stories."
     assert reply.title == "Daily digest · Wed 4 Mar 2026"  # 09:00 in Los Angeles
+
+
+async def test_what_a_silent_baseline_stored_is_not_new_in_the_next_digest(store):
+    # A source's first poll stores its board without alerting (ARCHITECTURE: baseline);
+    # the digest after it must not call those roles and stories "new" either.
+    by_source: dict[str, list] = {}
+    for p in ALL_POSTINGS:
+        by_source.setdefault(p.source, []).append(p)
+    sources = sorted(by_source)
+    for source in sources[1:]:
+        await store.apply_postings(
+            source, by_source[source], at=NOW - timedelta(hours=5), baseline=True
+        )
+    await store.apply_postings(
+        sources[0], by_source[sources[0]], at=NOW - timedelta(hours=2), baseline=False
+    )
+    story = (await seed_stories(store))[0]
+    baseline_story = replace(
+        story.story,
+        guid="baseline-1",
+        title="Union votes on new AI terms",
+        url="https://example.org/union-votes",
+    )
+    await store.apply_stories(
+        "feed-x", [baseline_story], at=NOW - timedelta(hours=4), baseline=True
+    )
+
+    sub = Subscription(id=5, channel="discord:1", kind="all", ai_only=False)
+    reply = await build_digest(store, sub, NOW - timedelta(days=1), NOW, settings=settings())
+    assert reply is not None
+    wanted = {p.title for p in by_source[sources[0]]}
+    titles = {i.title for i in reply.items}
+    assert wanted <= titles
+    baseline_titles = {p.title for s in sources[1:] for p in by_source[s]} - wanted
+    assert baseline_titles and not (baseline_titles & titles)
+    assert "Union votes on new AI terms" not in titles
+    # ... while /ailistings and /strikenews still show them: they are open roles and news
+    listed = {p.posting.title for p in await store.listings(ai_only=False, limit=100)}
+    assert baseline_titles <= listed
+    shown = {s.story.title for s in await store.stories(days=30, limit=100, now=NOW)}
+    assert "Union votes on new AI terms" in shown

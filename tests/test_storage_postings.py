@@ -444,11 +444,24 @@ async def test_listing_filters(store):
     assert await ids(min_usd=100_000) == ["n1", "a1", "n2", "h1"]  # min-only counts
     assert await ids(remote=True) == ["n2", "h1"]
     assert await ids(remote=False) == ["a1"]
-    assert await ids(since=T0 + timedelta(minutes=5)) == ["h1", "h2"]
+    # "new since": the seed polls were silent baselines, so nothing is new
+    assert await ids(since=T0) == []
     assert await ids(query="interpretability") == ["a1"]
     assert await ids(query="MACHINE learning") == ["n1", "n2", "h1"]
     assert await ids(query="hugging") == ["h1", "h2"]  # company
     assert await ids(query="total compensation") == ["n1", "a1", "n2", "h1", "h2", "a2"]
+
+    board = [
+        job(ext, title, source="huggingface", company="Hugging Face")
+        for ext, title in (
+            ("h1", "Machine Learning Engineer - 1000 GPUs"),
+            ("h2", "ML_Ops Engineer"),
+            ("h3", "Machine Learning Researcher"),
+        )
+    ]
+    await store.apply_postings("huggingface", board, at=T0 + timedelta(minutes=10), baseline=False)
+    assert await ids(since=T0) == ["h3"]
+    assert await ids(since=T0 + timedelta(minutes=11)) == []
 
 
 async def test_query_wildcards_are_text(store):
