@@ -131,6 +131,10 @@ class DiscordConfig:
     application_id: int | None = None
     shard_count: int | None = None  # set: an AutoShardedClient with this many shards
     shard_ids: tuple[int, ...] = ()  # the shards this process runs (default: all)
+    # Discord's global limit, paced by Marquee (it is never announced until hit): 50
+    # requests a second unless Discord raised it for the bot; 48 leaves room
+    global_rate: float = 48.0
+    global_burst: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,6 +555,8 @@ def parse_config(
         application_id=int(app_id) if app_id and app_id.isdigit() else None,
         shard_count=dc.get("shard_count", _count, None),
         shard_ids=dc.get("shard_ids", _shard_ids, ()),
+        global_rate=dc.get("global_rate", _positive, DiscordConfig().global_rate),
+        global_burst=dc.get("global_burst", _count, DiscordConfig().global_burst),
     )
     if discord.shard_ids and discord.shard_count is None:
         raise ConfigError("discord.shard_ids", "needs discord.shard_count (the total of shards)")

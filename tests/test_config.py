@@ -81,6 +81,8 @@ def test_source_keys_are_validated():
         ({"enrich": {"rates": {"cad": 0.7}}}, "enrich.rates.cad"),
         ({"enrich": {"rates": {"CAD": -1}}}, "enrich.rates.CAD"),
         ({"discord": {"guild_ids": ["abc"]}}, "discord.guild_ids[0]"),
+        ({"discord": {"global_rate": 0}}, "discord.global_rate"),
+        ({"discord": {"global_burst": 0.5}}, "discord.global_burst"),
         ({"slack": {"who_may_subscribe": "nobody"}}, "slack.who_may_subscribe"),
         ({"slack": {"path": "events"}}, "slack.path"),
         ({"commands": {"page_size": 50}}, "commands.page_size"),
@@ -90,6 +92,12 @@ def test_bad_values_name_the_exact_key(data, key):
     err = _error(data)
     assert err.key == key
     assert key in str(err)
+
+
+def test_discord_global_pacing_is_configurable():
+    assert parse_config({}, env={}).discord.global_rate == 48.0
+    config = parse_config({"discord": {"global_rate": 95, "global_burst": 4}}, env={})
+    assert (config.discord.global_rate, config.discord.global_burst) == (95.0, 4)
 
 
 def test_durations():

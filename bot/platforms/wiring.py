@@ -49,6 +49,8 @@ async def open_discord(app: App, stack: AsyncExitStack, *, gateway: bool = True)
         guild_ids=c.discord.guild_ids,
         shard_count=c.discord.shard_count,
         shard_ids=c.discord.shard_ids,
+        global_rate=c.discord.global_rate,
+        global_burst=c.discord.global_burst,
         gateway=gateway,
         sync_commands=gateway,
     )
