@@ -36,23 +36,68 @@ def phrase(text: str) -> str:
     return " ".join(_TOKEN.findall(fold(text)))
 
 
-@dataclass(frozen=True, slots=True)
-class EventText:
-    """One event's text, tokenised once: the words as a set and as a padded phrase."""
+def _term_pattern(term: str) -> re.Pattern[str]:
+    """A search for ``term``'s tokens, one after another, in folded (not tokenised) text.
 
-    words: frozenset[str]
-    padded: str  # " w1 w2 ... " so a phrase test is a substring test on word bounds
+    The same answer as looking for ``" {term} "`` in the padded phrase of the text: a
+    token starts at a letter or digit not preceded by one, and runs through the letters
+    and digits and then any ``+``/``#`` after them; between two tokens lie only other
+    characters. So each word must start on such a bound and end where its token ends
+    (``"c"`` is not the token of ``"c++"``, ``"ai"`` not that of ``"maintain"``).
+    """
+    parts = []
+    for word in term.split(" "):
+        end = "(?![+#])" if word[-1] in "+#" else "(?![0-9a-z+#])"
+        parts.append(re.escape(word) + end)
+    # The first word's bound is tested behind it, so the search runs on its letters.
+    first = len(term.split(" ")[0])
+    parts[0] += f"(?<![0-9a-z].{{{first}}})"
+    return re.compile("[^0-9a-z]*".join(parts), re.DOTALL)
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+class EventText:
+    """One event's text, folded once; terms are searched in it as tokens.
+
+    Tokenising a 5 KB description (every token, a set, a padded phrase) cost more than
+    the few keyword tests a posting meets (``python -m bench``, cold ingest): a term's
+    words are first looked for as substrings, and only text holding all of them is
+    searched with the term's pattern (:func:`_term_pattern`), which gives the answer
+    the tokens would.
+    """
+
+    __slots__ = ("folded",)
+
+    def __init__(self, folded: str) -> None:
+        self.folded = folded
 
     @classmethod
     def of(cls, *parts: str) -> EventText:
-        joined = phrase(" \n ".join(p for p in parts if p))
-        return cls(frozenset(joined.split()), f" {joined} ")
+        return cls(fold(" \n ".join(p for p in parts if p)))
+
+    @property
+    def words(self) -> frozenset[str]:
+        return frozenset(_TOKEN.findall(self.folded))
+
+    @property
+    def padded(self) -> str:
+        """ " w1 w2 ... " so a phrase test is a substring test on word bounds"""
+        return f" {' '.join(_TOKEN.findall(self.folded))} "
 
     def has(self, term: str) -> bool:
         """``term`` is a normalised phrase (see :func:`phrase`)."""
+        folded = self.folded
         if " " not in term:
-            return term in self.words
-        return f" {term} " in self.padded
+            if term not in folded:
+                return False
+        elif not all(w in folded for w in term.split(" ")):
+            return False
+        pattern = _PATTERNS.get(term)
+        if pattern is None:
+            pattern = _PATTERNS[term] = _term_pattern(term)
+        return pattern.search(folded) is not None
 
 
 @dataclass(frozen=True, slots=True)
