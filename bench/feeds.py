@@ -99,6 +99,8 @@ async def marquee_child(params: dict[str, Any]) -> dict[str, Any]:
         "per_feed": per_feed,
         "errors": errors[:5],
         "cpu": spent.cpu + workers,
+        "cpu_main": spent.cpu,
+        "cpu_workers": workers,
         "wall": spent.wall,
         "rss_mb": peak_rss_mb() + rss_workers,
     }
@@ -190,7 +192,9 @@ def run(
             log(
                 f"  run {i + 1}: Marquee {ours['entries']:,} entries at {ours_rate:,.0f}/s, "
                 f"reader {peer['entries']:,} at {peer_rate:,.0f}/s "
-                f"(×{ours_rate / peer_rate:.1f}); feeds short of feedparser: {lost or 'none'}"
+                f"(×{ours_rate / peer_rate:.1f}); Marquee CPU {ours['cpu_main']:.1f} s in the "
+                f"event loop's process + {ours['cpu_workers']:.1f} s in the workers; "
+                f"feeds short of feedparser: {lost or 'none'}"
             )
             for path in (mdb, rdb):
                 for suffix in ("", "-wal", "-shm"):

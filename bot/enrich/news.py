@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from bot.models import Story
 
-__all__ = ["TOPICS", "score_story", "score_text"]
+__all__ = ["TOPICS", "score_story", "score_text", "score_texts"]
 
 TOPICS = ("strike", "ai", "likeness", "videogames", "jobs")
 
@@ -362,6 +363,15 @@ def score_text(title: str, summary: str = "") -> tuple[dict[str, float], tuple[s
 
     topics = {topic: round(1.0 - math.exp(-value), 3) for topic, value in raw.items() if value > 0}
     return {t: topics[t] for t in TOPICS if t in topics}, tuple(reasons)
+
+
+def score_texts(
+    texts: Sequence[tuple[str, str]],
+) -> list[tuple[dict[str, float], tuple[str, ...]]]:
+    """:func:`score_text` of each ``(title, summary)``, in order: one hand-over to a
+    worker process for a poll's stories (``bot.cpu``). Only the texts cross there and
+    only the scores come back: the caller keeps its stories."""
+    return [score_text(title, summary) for title, summary in texts]
 
 
 def score_story(story: Story) -> Story:
