@@ -213,9 +213,9 @@ async def test_the_company_list_has_each_company_once_in_key_order(store):
     assert await store.companies(prefix="et") == ["Beta", "Zeta"]
 
 
-async def test_postgresql_walks_the_rank_index_for_query_words(db_url):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("the planner settings are PostgreSQL's")
+@pytest.mark.postgres
+async def test_postgresql_walks_the_rank_index_for_query_words(pg_url):
+    # the planner settings are PostgreSQL's: no SQLite variant
     from sqlalchemy import select
 
     from storage._listings import _listing_filters, _scan_in_rank_order
@@ -243,7 +243,7 @@ async def test_postgresql_walks_the_rank_index_for_query_words(db_url):
         .limit(5)
     )
     sql = str(stmt.compile(dialect=postgresql_dialect(), compile_kwargs={"literal_binds": True}))
-    async with open_store(db_url) as s:
+    async with open_store(pg_url) as s:
         async with s._reader.connect() as conn:
             await _scan_in_rank_order(conn, "pytorch")
             for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
