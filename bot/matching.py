@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from typing import cast
 
 from bot.models import OutboxEntry, Posting, PostingEvent, StoryEvent, Subscription
-from handlers.companies import company_key
 from handlers.filters import (
     EventText,
     PostingText,
     SubscriptionFilter,
     compile_filter,
+    posting_company_key,
     posting_text,
     story_text,
 )
@@ -198,7 +198,7 @@ class Router:
             versions.append(event.previous)
         matched: dict[str, int] = {}
         for posting in versions:
-            candidates = self._by_company.get(company_key(posting.company), [])
+            candidates = self._by_company.get(posting_company_key(posting.company), [])
             text = cast(PostingText, _LazyText(posting))
             for group in (candidates, *self._any_groups(posting)):
                 for sub in group:

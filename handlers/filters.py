@@ -24,11 +24,25 @@ __all__ = [
     "SubscriptionFilter",
     "compile_filter",
     "phrase",
+    "posting_company_key",
     "posting_text",
     "story_text",
 ]
 
 _TOKEN = re.compile(r"[0-9a-z]+(?:[+#]+)?")
+_KEYS: dict[str, str] = {}
+_KEYS_MAX = 4096
+
+
+def posting_company_key(name: str) -> str:
+    """:func:`company_key`, remembered: matching asks it of the same few company names
+    for each of a poll's postings and each subscription that names companies."""
+    key = _KEYS.get(name)
+    if key is None:
+        if len(_KEYS) >= _KEYS_MAX:
+            _KEYS.clear()
+        key = _KEYS[name] = company_key(name)
+    return key
 
 
 def phrase(text: str) -> str:
@@ -160,7 +174,7 @@ class SubscriptionFilter:
         sub = self.sub
         if not self.wants_postings:
             return False
-        if self.companies and company_key(posting.company) not in self.companies:
+        if self.companies and posting_company_key(posting.company) not in self.companies:
             return False
         if sub.ai_only and not (posting.ai is not None and posting.ai.is_ai):
             return False
