@@ -30,7 +30,6 @@ about another event. So:
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
 from collections import Counter
@@ -38,6 +37,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
+from itertools import repeat
 
 __all__ = [
     "WINDOW",
@@ -222,6 +222,9 @@ _SYNONYMS = {_stem(k): _stem(v) for k, v in _SYNONYMS.items()} | {
 _GENERIC = frozenset(_stem(w) for w in _GENERIC)
 _SECTORS = {_stem(k): v for k, v in _SECTORS.items()}
 _EVENTS = {_stem(k): v for k, v in _EVENTS.items()}
+# as sets: a headline's classes are found by one set intersection, not a walk of its tokens
+_SECTOR_TOKENS = frozenset(_SECTORS)
+_EVENT_TOKENS = frozenset(_EVENTS)
 
 
 def title_tokens(title: str, outlet: str = "") -> tuple[str, ...]:
@@ -370,6 +373,10 @@ def _weight(token: str, df: int, docs: int) -> float:
     return math.log((docs + _PRIOR_DOCS) / (df + 1)) * _factor(token)
 
 
+# the weight of a token no story in the window holds
+_DEFAULT_WEIGHT = math.log(_PRIOR_DOCS)
+
+
 def _weights(docs: Iterable[Sequence[str]]) -> dict[str, float]:
     docs = list(docs)
     df = Counter(t for doc in docs for t in set(doc))
@@ -405,6 +412,10 @@ def _numbers_clash(na: frozenset[tuple[float, float]], nb: frozenset[tuple[float
     return not any(abs(x - y) <= max(px, py) for x, px in na for y, py in nb)
 
 
+# what a token holding a figure holds (see _Tokens)
+_FIGURE = re.compile(r"[$0-9]")
+
+
 class _Tokens:
     """A headline's tokens as a set, with the sector and event classes, the figures and
     the names they hold: prepared once per story instead of once per comparison."""
@@ -414,11 +425,14 @@ class _Tokens:
     def __init__(self, tokens: tuple[str, ...], names: frozenset[str] = frozenset()) -> None:
         self.seq = tokens
         self.set = frozenset(tokens)
-        self.sectors = {_SECTORS[t] for t in self.set if t in _SECTORS}
-        self.events = {_EVENTS[t] for t in self.set if t in _EVENTS}
+        self.names = names
+        self.sectors = {_SECTORS[t] for t in self.set & _SECTOR_TOKENS}
+        self.events = {_EVENTS[t] for t in self.set & _EVENT_TOKENS}
+        if _FIGURE.search(" ".join(tokens)) is None:  # most headlines give no figure
+            self.numbers: frozenset[tuple[float, float]] = frozenset()
+            return
         numbers = (_number(t) for t in self.set if t[-1:].isdigit() or t[:1] in "$0123456789")
         self.numbers = frozenset(n for n in numbers if n is not None)
-        self.names = names
 
 
 # A story is prepared when matched and again when added: remembered in between.
@@ -430,15 +444,15 @@ def _prepared(title: str, outlet: str) -> _Tokens:
 def _similarity(a: _Tokens, b: _Tokens, weights: Mapping[str, float]) -> float:
     sa, sb = a.set, b.set
     shared = sa & sb
-    if len(shared) < 2 or not (shared - _GENERIC):
+    if len(shared) < 2 or shared <= _GENERIC:
         return 0.0
     if _clash(a.sectors, b.sectors) or _clash(a.events, b.events):
         return 0.0
     if _numbers_clash(a.numbers, b.numbers) or _names_clash(a, b, shared):
         return 0.0
-    default = math.log(_PRIOR_DOCS)
-    inter = sum(weights.get(t, default) for t in shared)
-    union = sum(weights.get(t, default) for t in sa | sb)
+    get = weights.get
+    inter = sum(map(get, shared, repeat(_DEFAULT_WEIGHT)))
+    union = sum(map(get, sa | sb, repeat(_DEFAULT_WEIGHT)))
     return inter / union if union else 0.0
 
 
@@ -626,7 +640,11 @@ class ClusterIndex:
         me = outlet_key(outlet)
         docs = len(self._slots) + 1
         df = self._df
-        weights = {t: _weight(t, df.get(t, 0) + 1, docs) for t in mine}
+        # _weight(t, df + 1, docs) of each, inline (a dozen tokens a story)
+        log, total, factors = math.log, docs + _PRIOR_DOCS, _FACTORS
+        weights = {
+            t: log(total / (df.get(t, 0) + 2)) * (factors.get(t) or _factor(t)) for t in mine
+        }
         seen: set[int] = set()
         best: ClusterMatch | None = None
         items = self._items
@@ -722,7 +740,10 @@ class ClusterIndex:
             if weight >= floor and i not in seen and items[i] is not None
         ]
         if len(found) > _TOP:
-            found = heapq.nlargest(_TOP, found)
+            # the _TOP largest, as heapq.nlargest finds them but in one sort in C (no
+            # two entries are equal: their indexes differ)
+            found.sort(reverse=True)
+            del found[_TOP:]
         position = {token: n for n, token in enumerate(mine)}
         ranked = []
         for _shared_weight, i in found:
