@@ -110,6 +110,8 @@ class EventText:
             return False
         pattern = _PATTERNS.get(term)
         if pattern is None:
+            if len(_PATTERNS) >= _KEYS_MAX:
+                _PATTERNS.clear()
             pattern = _PATTERNS[term] = _term_pattern(term)
         return pattern.search(folded) is not None
 
