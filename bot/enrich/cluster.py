@@ -37,7 +37,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
-from itertools import repeat
+from itertools import combinations, repeat
 
 __all__ = [
     "WINDOW",
@@ -520,14 +520,14 @@ class _Entry:
     prepared: _Tokens
 
 
-def _pairs(rare: Sequence[str]) -> Iterator[tuple[str, str]]:
+def _pairs(rare: Sequence[str]) -> list[tuple[str, str]]:
     """The pairs a story is filed under: two of its rare words, not both generic (a
-    pair of generic words is vetoed anyway)."""
+    pair of generic words is vetoed anyway), in sorted order."""
     ordered = sorted(rare)
-    for n, a in enumerate(ordered):
-        for b in ordered[n + 1 :]:
-            if a not in _GENERIC or b not in _GENERIC:
-                yield (a, b)
+    generic = _GENERIC.intersection(ordered)
+    if len(generic) < 2:
+        return list(combinations(ordered, 2))
+    return [(a, b) for a, b in combinations(ordered, 2) if a not in generic or b not in generic]
 
 
 class ClusterIndex:
