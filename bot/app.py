@@ -42,7 +42,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.config import Config
@@ -255,7 +255,13 @@ async def run(
         app.metrics = metrics
         scheduler = AsyncIOScheduler(timezone=UTC)
         stack.callback(lambda: scheduler.shutdown(wait=False) if scheduler.running else None)
-        delivery = Delivery(app.store, {}, worker=instance, on_delivered=_DeliveryMetrics(metrics))
+        delivery = Delivery(
+            app.store,
+            {},
+            worker=instance,
+            on_delivered=_DeliveryMetrics(metrics),
+            keep=timedelta(seconds=config.alerts.keep) if config.alerts.keep else None,
+        )
         digests = None
         if parts.deliver:
             from bot.digests import DigestScheduler

@@ -108,6 +108,9 @@ class AlertsConfig:
     console_min_salary: float = 0.0  # console alerts: top of range at least this (annual USD)
     high_salary: float = 300_000.0  # the top pay tier's colour starts here
     console_colour: bool | None = None  # None: colour when stdout is a terminal
+    # settled alerts are deleted from the outbox after this long (0: never); the "new"
+    # alert of a posting still open is kept, so a pay change or closing still edits it
+    keep: float = 90 * 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,7 +529,10 @@ def parse_config(
         console_min_salary=a.get("console_min_salary", _non_negative, 0.0),
         high_salary=a.get("high_salary", _positive, AlertsConfig().high_salary),
         console_colour=a.get("console_colour", _bool, None),
+        keep=a.get("keep", parse_duration, AlertsConfig().keep),
     )
+    if 0 < alerts.keep < 86400:
+        raise ConfigError("alerts.keep", "at least a day ('1d'), or 0 to keep every alert")
     a.finish()
 
     d = root.table("digest")

@@ -51,6 +51,11 @@ _Outcome = Literal["sent", "settled", "waits"]
 LEASE = 10.0
 #: Pauses between attempts to mark a sent alert so, when the database fails.
 MARK_SENT_RETRIES = (0.5, 2.0)
+#: Settled alerts (sent, or failed for good) are kept this long, then deleted: the
+#: outbox would otherwise grow for ever. The "new" alert of a posting still open stays.
+KEEP = timedelta(days=90)
+#: How often a worker deletes them.
+PURGE_EVERY = timedelta(hours=1)
 
 
 def idempotency_key(row: OutboxRow) -> str:
@@ -112,6 +117,7 @@ class Delivery:
         lease: float = LEASE,
         give_up_after: timedelta = GIVE_UP_AFTER,
         on_delivered: Callable[[OutboxRow, str], object] | None = None,
+        keep: timedelta | None = KEEP,
     ) -> None:
         self.store = store
         self.platforms = dict(platforms)
@@ -125,6 +131,9 @@ class Delivery:
         self._clock = clock
         self._on_delivered = on_delivered
         self.wakeup = asyncio.Event()
+        # settled alerts older than this are deleted (None: kept for ever), once an hour
+        self.keep = keep
+        self._purged_at: datetime | None = None
 
     async def run_once(self, stop: asyncio.Event | None = None) -> int:
         """Deliver every row due now; returns how many were sent. Once ``stop`` is set
@@ -246,6 +255,7 @@ class Delivery:
         while not stop.is_set():
             try:
                 await self.run_once(stop)
+                await self.purge_if_due()
             except StorageError as err:  # the database is away: the next cycle retries
                 log.warning("delivery cycle failed, retrying: %s", err)
             except Exception:  # a bug in one cycle must not kill the worker
@@ -258,6 +268,20 @@ class Delivery:
             await asyncio.wait(waiters, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
             for w in waiters:
                 w.cancel()
+
+    async def purge_if_due(self) -> int:
+        """Delete settled alerts older than ``keep``, at most once per
+        ``PURGE_EVERY``; returns how many went."""
+        now = self._clock()
+        if self.keep is None or (
+            self._purged_at is not None and now - self._purged_at < PURGE_EVERY
+        ):
+            return 0
+        removed = await self.store.purge_outbox(before=now - self.keep)
+        self._purged_at = now
+        if removed:
+            log.info("outbox: deleted %d settled alerts older than %s", removed, self.keep)
+        return removed
 
     async def _deliver(self, row: OutboxRow) -> _Outcome:
         """Send (or edit) one row: ``sent``, ``settled`` (done without a message, or

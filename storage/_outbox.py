@@ -13,11 +13,11 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal, literal_column, or_, select, text, update
+from sqlalchemy import and_, delete, func, literal, literal_column, not_, or_, select, text, update
 
 from bot.models import OutboxEntry, OutboxRow
 from storage._base import StoreBase, utcnow
-from storage.schema import digests_sent, meta, outbox
+from storage.schema import digests_sent, meta, outbox, postings
 
 __all__ = ["MetaQueries", "OutboxQueries"]
 
@@ -197,6 +197,24 @@ class OutboxQueries(StoreBase):
         stmt = select(func.count()).select_from(outbox).where(outbox.c.status == _PENDING)
         async with self._reader.connect() as conn:
             return int(await conn.scalar(stmt) or 0)
+
+    async def purge_outbox(self, *, before: datetime) -> int:
+        """Delete settled alerts (sent, or failed for good) queued before ``before``;
+        returns how many. The "new" alert of a posting still open is kept whatever its
+        age: it is the message a pay change or the closing edits."""
+        still_edited = and_(
+            outbox.c.item_kind == "posting",
+            outbox.c.event == "new",
+            outbox.c.item_id.in_(select(postings.c.id).where(postings.c.status == "open")),
+        )
+        stmt = delete(outbox).where(
+            outbox.c.status.in_(("sent", "failed")),
+            outbox.c.created_at < before,
+            not_(still_edited),
+        )
+        async with self._engine.begin() as conn:
+            result = await conn.execute(stmt)
+        return int(result.rowcount or 0)
 
     # -- digests ----------------------------------------------------------------------
 

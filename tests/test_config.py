@@ -82,6 +82,7 @@ def test_source_keys_are_validated():
         ({"enrich": {"rates": {"CAD": -1}}}, "enrich.rates.CAD"),
         ({"discord": {"guild_ids": ["abc"]}}, "discord.guild_ids[0]"),
         ({"discord": {"global_rate": 0}}, "discord.global_rate"),
+        ({"alerts": {"keep": "2h"}}, "alerts.keep"),
         ({"discord": {"global_burst": 0.5}}, "discord.global_burst"),
         ({"slack": {"who_may_subscribe": "nobody"}}, "slack.who_may_subscribe"),
         ({"slack": {"path": "events"}}, "slack.path"),
