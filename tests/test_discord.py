@@ -41,6 +41,7 @@ from tests.fakes.discord_server import (
     OTHER_CHANNEL_ID,
     FakeDiscord,
     command_problems,
+    settings_for,
 )
 from tests.fakes.http import Fault
 
@@ -139,14 +140,8 @@ async def fake() -> AsyncIterator[FakeDiscord]:
         assert server.pings == []
 
 
-def settings_for(fake: FakeDiscord, **kw: Any) -> DiscordSettings:
-    kw.setdefault("guild_ids", (GUILD_ID,))
-    kw.setdefault("guild_ready_timeout", 0.05)  # discord.py waits this long for GUILD_CREATEs
-    kw.setdefault("ready_timeout", 5)
-    kw.setdefault("request_timeout", 5)
-    return DiscordSettings(
-        token=fake.token, api_base=fake.api_base, gateway_url=fake.gateway_url, **kw
-    )
+def short_settings(fake: FakeDiscord, **kw: Any) -> DiscordSettings:
+    return settings_for(fake, **{"ready_timeout": 5, "request_timeout": 5, **kw})
 
 
 @asynccontextmanager
@@ -159,7 +154,7 @@ async def started(
     **kw: Any,
 ) -> AsyncIterator[DiscordPlatform]:
     platform = DiscordPlatform(
-        settings_for(fake, **kw),
+        short_settings(fake, **kw),
         commands=commands,
         dispatch=dispatch or Dispatcher(),
         complete_company=companies,

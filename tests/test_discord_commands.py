@@ -12,7 +12,7 @@ import pytest
 
 import handlers
 from bot.models import AIMatch, Posting, Salary
-from bot.platforms.discord import DiscordPlatform, DiscordSettings
+from bot.platforms.discord import DiscordPlatform
 from bot.render.discord import decode_custom_id
 from storage import open_store
 from tests.fakes.discord_server import (
@@ -22,6 +22,7 @@ from tests.fakes.discord_server import (
     MODERATOR_PERMISSIONS,
     FakeDiscord,
     FakeInteraction,
+    settings_for,
 )
 
 EPHEMERAL, LOADING = 1 << 6, 1 << 7
@@ -77,15 +78,7 @@ async def discord_app(store) -> AsyncIterator[tuple[FakeDiscord, DiscordPlatform
     """Wired the way ``marquee run`` wires it: real COMMANDS, dispatch, autocomplete and
     the command hash kept in the store's meta table."""
     async with FakeDiscord() as fake:
-        settings = DiscordSettings(
-            token=fake.token,
-            api_base=fake.api_base,
-            gateway_url=fake.gateway_url,
-            guild_ids=(GUILD_ID,),
-            guild_ready_timeout=0.05,
-            ready_timeout=5,
-            request_timeout=5,
-        )
+        settings = settings_for(fake, ready_timeout=5, request_timeout=5)
         platform = DiscordPlatform(
             settings,
             commands=handlers.COMMANDS,

@@ -29,7 +29,13 @@ from handlers import reply_to_json
 from handlers.reply import Reply
 from handlers.spec import CommandSpec
 from storage import Store, open_store
-from tests.fakes.discord_server import API, CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, FakeDiscord
+from tests.fakes.discord_server import (
+    API,
+    CHANNEL_ID,
+    OTHER_CHANNEL_ID,
+    FakeDiscord,
+    settings_for,
+)
 
 CHANNELS = (CHANNEL_ID, OTHER_CHANNEL_ID, *(CHANNEL_ID + 10 + i for i in range(6)))
 
@@ -133,15 +139,7 @@ async def _no_commands(*_: object) -> Reply:
 @asynccontextmanager
 async def platform_for(fake: FakeDiscord, **kw: Any) -> AsyncIterator[DiscordPlatform]:
     commands = kw.pop("commands", ())
-    settings = DiscordSettings(
-        token=fake.token,
-        api_base=fake.api_base,
-        gateway_url=fake.gateway_url,
-        guild_ids=(GUILD_ID,),
-        guild_ready_timeout=0.05,
-        request_timeout=30,
-        **kw,
-    )
+    settings = settings_for(fake, request_timeout=30, **kw)
     async with DiscordPlatform(settings, commands=commands, dispatch=_no_commands) as platform:
         yield platform
     assert fake.violations == [] and fake.pings == []

@@ -29,13 +29,13 @@ import pytest
 from bot.delivery import MAX_RETRY_DELAY, Delivery
 from bot.errors import PermanentDeliveryError
 from bot.models import OutboxEntry, Subscription
-from bot.platforms.discord import DiscordPlatform, DiscordSettings
+from bot.platforms.discord import DiscordPlatform
 from bot.platforms.slack import SlackPlatform, SlackSettings
 from handlers import COMMANDS, Caller, Context, HandlerSettings, dispatch, reply_to_json
 from handlers.reply import Field, Item, Reply
 from storage import Store, open_store
 from tests.crash_soak import HoldingDiscord, HoldingSlack
-from tests.fakes.discord_server import API, CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID
+from tests.fakes.discord_server import API, CHANNEL_ID, OTHER_CHANNEL_ID, settings_for
 from tests.fakes.http import Fault
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, TEAM_ID
 
@@ -88,15 +88,8 @@ async def store(db_url) -> AsyncIterator[Store]:
 @asynccontextmanager
 async def discord_platform(**kw: Any) -> AsyncIterator[tuple[HoldingDiscord, DiscordPlatform]]:
     async with HoldingDiscord() as fake:
-        settings = DiscordSettings(
-            token=fake.token,
-            api_base=fake.api_base,
-            gateway_url=fake.gateway_url,
-            guild_ids=(GUILD_ID,),
-            guild_ready_timeout=0.05,
-            sync_commands=False,
-            request_timeout=kw.pop("request_timeout", 0.5),
-            **kw,
+        settings = settings_for(
+            fake, sync_commands=False, request_timeout=kw.pop("request_timeout", 0.5), **kw
         )
         async with DiscordPlatform(settings, commands=COMMANDS, dispatch=_no_commands) as p:
             yield fake, p

@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import handlers
-from bot.platforms.discord import DiscordPlatform, DiscordSettings
+from bot.platforms.discord import DiscordPlatform
 from bot.platforms.slack import SlackPlatform, SlackSettings
 from storage import Store, open_store
-from tests.fakes.discord_server import GUILD_ID, MODERATOR_PERMISSIONS, FakeDiscord
+from tests.fakes.discord_server import MODERATOR_PERMISSIONS, FakeDiscord, settings_for
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackSigner
 from tests.test_properties_hostile import HOSTILE, hostile_text
 
@@ -127,14 +127,7 @@ async def test_any_slack_command_text_gets_a_clear_answer(slack, name, text):
 @pytest.fixture
 async def discord(store) -> AsyncIterator[FakeDiscord]:
     async with FakeDiscord() as fake:
-        settings = DiscordSettings(
-            token=fake.token,
-            api_base=fake.api_base,
-            gateway_url=fake.gateway_url,
-            guild_ids=(GUILD_ID,),
-            guild_ready_timeout=0.05,
-            request_timeout=5,
-        )
+        settings = settings_for(fake, request_timeout=5)
         platform = DiscordPlatform(
             settings,
             commands=handlers.COMMANDS,

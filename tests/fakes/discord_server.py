@@ -4,8 +4,7 @@ Point the library at it through the settings users have (``api_base`` ->
 ``discord.http.Route.BASE``, ``gateway_url`` -> ``DiscordWebSocket.DEFAULT_GATEWAY``)::
 
     async with FakeDiscord() as fake:
-        settings = DiscordSettings(token=fake.token, api_base=fake.api_base,
-                                   gateway_url=fake.gateway_url, guild_ready_timeout=0.05)
+        settings = settings_for(fake)   # DiscordSettings with those URLs, in GUILD_ID
 
 What decides whether discord.py works against it (issue 5): JSON answers carry the
 content type exactly ``application/json``; login is ``GET /users/@me`` then
@@ -53,12 +52,15 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
 from tests.fakes.http import FakeHTTPServer, Fault
+
+if TYPE_CHECKING:
+    from bot.platforms.discord import DiscordSettings
 
 __all__ = [
     "API",
@@ -1292,3 +1294,15 @@ def command_problems(payload: Any) -> list[str]:
         if perms is not None and not isinstance(perms, int | str):
             problems.append(f"/{name}: default_member_permissions must be a bit set")
     return problems
+
+
+def settings_for(fake: FakeDiscord, **overrides: Any) -> DiscordSettings:
+    """Settings pointing the real discord.py at ``fake`` through the URL settings users
+    have, in its test server, waiting only briefly for GUILD_CREATEs."""
+    from bot.platforms.discord import DiscordSettings
+
+    values: dict[str, Any] = {"guild_ids": (GUILD_ID,), "guild_ready_timeout": 0.05}
+    values.update(overrides)
+    return DiscordSettings(
+        token=fake.token, api_base=fake.api_base, gateway_url=fake.gateway_url, **values
+    )
