@@ -23,6 +23,18 @@ is a bug and is allowed to propagate. Always ``raise ... from err``.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+
+def safe_url(url: str) -> str:
+    """The URL as an error may show it: without user info or query string (which may
+    carry keys)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}{parts.path}"
+
 
 class MarqueeError(Exception):
     """Base of every error Marquee raises on purpose."""

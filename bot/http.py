@@ -29,7 +29,14 @@ from urllib.parse import urlsplit
 import httpx
 from httpx_aiohttp import HttpxAiohttpClient
 
-from bot.errors import HTTPStatusError, ParseError, RateLimited, TooLarge, TransportError
+from bot.errors import (
+    HTTPStatusError,
+    ParseError,
+    RateLimited,
+    TooLarge,
+    TransportError,
+    safe_url,
+)
 
 __all__ = ["HttpClient", "HttpSettings", "Response", "Validator", "parse_retry_after"]
 
@@ -88,7 +95,7 @@ class Response:
         except (ValueError, UnicodeDecodeError) as err:
             snippet = self.content[:80].decode("utf-8", "replace")
             raise ParseError(
-                f"invalid JSON from {_safe(self.url)}: {err}; body starts {snippet!r}"
+                f"invalid JSON from {safe_url(self.url)}: {err}; body starts {snippet!r}"
             ) from err
 
 
@@ -200,17 +207,16 @@ class HttpClient:
             except TimeoutError as err:
                 raise TransportError(
                     f"no complete answer within {self.settings.total_timeout:g}s",
-                    url=_safe(request_url),
+                    url=safe_url(request_url),
                 ) from err
 
         if status == 304 and previous is not None:
             return Response(request_url, status, resp_headers, b"", not_modified=True)
         if status in (429, 503):
-            raise RateLimited(
-                status, parse_retry_after(resp_headers.get("retry-after")), url=_safe(request_url)
-            )
+            retry_after = parse_retry_after(resp_headers.get("retry-after"))
+            raise RateLimited(status, retry_after, url=safe_url(request_url))
         if status >= 400:
-            raise HTTPStatusError(status, url=_safe(request_url))
+            raise HTTPStatusError(status, url=safe_url(request_url))
 
         if validators is None:  # not a conditional request: nothing to compare or keep
             return Response(request_url, status, resp_headers, body)
@@ -230,22 +236,22 @@ class HttpClient:
             async with self._client.stream(method, url, headers=headers, content=content) as r:
                 declared = r.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > cap:
-                    raise TooLarge(cap, url=_safe(url))
+                    raise TooLarge(cap, url=safe_url(url))
                 chunks: list[bytes] = []
                 size = 0
                 async for chunk in r.aiter_bytes():
                     size += len(chunk)
                     if size > cap:
-                        raise TooLarge(cap, url=_safe(url))
+                        raise TooLarge(cap, url=safe_url(url))
                     chunks.append(chunk)
                 headers_out = {k.lower(): v for k, v in r.headers.items()}
                 return r.status_code, headers_out, b"".join(chunks)
         except httpx.TooManyRedirects as err:
-            raise TransportError("too many redirects", url=_safe(url)) from err
+            raise TransportError("too many redirects", url=safe_url(url)) from err
         except httpx.DecodingError as err:
-            raise TransportError(f"undecodable body: {err}", url=_safe(url)) from err
+            raise TransportError(f"undecodable body: {err}", url=safe_url(url)) from err
         except (httpx.TransportError, OSError) as err:
-            raise TransportError(_describe(err), url=_safe(url)) from err
+            raise TransportError(_describe(err), url=safe_url(url)) from err
 
     def _host(self, url: str) -> _Host:
         netloc = urlsplit(url).netloc.lower()
@@ -280,12 +286,3 @@ def _describe(err: Exception) -> str:
     else:
         what = type(err).__name__
     return f"{what}: {detail}" if detail else what
-
-
-def _safe(url: str) -> str:
-    """The URL without user info or query string (which may carry keys)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}"

@@ -9,9 +9,8 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from bot.errors import ConfigError, ParseError, RateLimited, SourceError
+from bot.errors import ConfigError, ParseError, RateLimited, SourceError, safe_url
 from bot.models import Posting
 from bot.sources.base import PollContext, SourceConfig
 
@@ -134,13 +133,5 @@ def json_body(body: bytes, url: str) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as err:
         snippet = body[:80].decode("utf-8", "replace")
-        raise ParseError(f"invalid JSON from {_safe(url)}: {err}; body starts {snippet!r}") from err
-
-
-def _safe(url: str) -> str:
-    """The URL without user info or query string (which may carry keys)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}"
+        where = safe_url(url)
+        raise ParseError(f"invalid JSON from {where}: {err}; body starts {snippet!r}") from err
