@@ -65,19 +65,20 @@ async def test_settled_alerts_go_after_keep_but_an_open_postings_alert_stays(sto
         ("digest", None, "digest", "sent"),
         ("notice", None, "notice", "pending"),  # never settled: never deleted
     ]
-    for n, (kind, item_id, event, _) in enumerate(old):
-        await store.enqueue([entry(kind, item_id, event, n)], at=T0)
-    young = entry("posting", ids["open"], "updated", 99)
+    status_of = {}
+    for n, (kind, item_id, event, status) in enumerate(old):
+        queued = entry(kind, item_id, event, n)
+        status_of[queued.dedupe_key] = status
+        await store.enqueue([queued], at=T0)
+    young = entry("posting", ids["open"], "updated", 99)  # sent, but too young to go
+    status_of[young.dedupe_key] = "sent"
     await store.enqueue([young], at=T0 + timedelta(days=80))
     rows = await store.claim_due(
         now=T0 + timedelta(days=81), limit=100, lease_seconds=0, worker="t"
     )
+    assert len(rows) == len(status_of)
     for row in rows:
-        status = next(
-            (s for n, (*_, s) in enumerate(old) if row.entry.dedupe_key.endswith(f"|{n}")),
-            "sent",
-        )
-        await _settle(store, row.id, status, T0 + timedelta(days=81))
+        await _settle(store, row.id, status_of[row.entry.dedupe_key], T0 + timedelta(days=81))
 
     removed = await store.purge_outbox(before=T0 + timedelta(days=1))
     assert removed == 4
