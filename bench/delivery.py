@@ -42,7 +42,7 @@ METRICS = {
 async def delivery_child(params: dict[str, Any]) -> dict[str, Any]:
     """Queue the alerts, connect to the fake Discord, drain the outbox once."""
     from bot.delivery import Delivery
-    from bot.models import OutboxEntry, Posting
+    from bot.models import ListingFilter, OutboxEntry, Posting
     from bot.platforms.discord import DiscordPlatform, DiscordSettings
     from handlers import COMMANDS, dispatch
     from storage import open_store
@@ -65,7 +65,7 @@ async def delivery_child(params: dict[str, Any]) -> dict[str, Any]:
             for n in range(params["postings"])
         ]
         await store.apply_postings("bench-delivery", postings, at=at, baseline=True)
-        stored = await store.listings(ai_only=False, limit=len(postings))
+        stored = await store.listings(ListingFilter(ai_only=False), limit=len(postings))
         entries = [
             OutboxEntry(
                 channel=f"discord:{cid}",

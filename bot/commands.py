@@ -13,7 +13,7 @@ from bot.cli import dump_json
 from bot.config import Config
 from bot.delivery import Delivery
 from bot.errors import CommandError, ConfigError
-from bot.models import StoredPosting, StoredStory
+from bot.models import ListingFilter, StoredPosting, StoredStory
 from bot.pipeline import PollSummary
 from bot.platforms.console import ConsolePlatform
 from bot.platforms.wiring import handler_settings
@@ -171,14 +171,14 @@ async def listings(config: Config, args: argparse.Namespace) -> int:
             company = await resolve_companies(
                 app.store, args.company, config.commands.aliases, strict=False
             )
-        rows = await app.store.listings(
+        where = ListingFilter(
             company=company,
             min_usd=min_usd,
             query=args.query,
             ai_only=args.ai_only,
             status="closed" if args.closed else "open",
-            limit=max(1, args.limit),
         )
+        rows = await app.store.listings(where, limit=max(1, args.limit))
     if args.json:
         print(dump_json([posting_json(r) for r in rows]))
         return 0

@@ -108,6 +108,26 @@ class StoredPosting:
 
 
 @dataclass(frozen=True, slots=True)
+class ListingFilter:
+    """Which stored postings a listing reads (``/ailistings``, ``/digest``,
+    ``marquee listings``). Every field narrows; the defaults read the open AI/ML ones.
+
+    ``company``: one name or several (any of them), matched as the stored company key,
+    or as a source's name; ``min_usd``: top of the annual USD range at least this;
+    ``query``: words that must each appear in the title, company or description;
+    ``since``: reported as new since then (what a silent baseline stored is not).
+    """
+
+    company: str | tuple[str, ...] | None = None
+    min_usd: float | None = None
+    query: str | None = None
+    remote: bool | None = None
+    ai_only: bool = True
+    status: PostingStatus | None = "open"
+    since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PostingEvent:
     """What a poll changed about one posting. ``changes`` names the fields (``title``,
     ``salary``) for an update, with before/after in ``previous``."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.errors import CommandError
-from bot.models import StoredPosting, StoredStory, Subscription
+from bot.models import ListingFilter, StoredPosting, StoredStory, Subscription
 from handlers.alerts import format_money, posting_item, story_item
 from handlers.filters import compile_filter, posting_text, story_text
 from handlers.news import one_per_cluster
@@ -101,14 +101,13 @@ async def _postings(
     check = compile_filter(sub)
     if not check.wants_postings:
         return [], False
-    rows = await store.listings(
+    where = ListingFilter(
         min_usd=sub.min_salary_usd,
         remote=True if sub.remote is True else None,
         ai_only=sub.ai_only,
-        status="open",
         since=start,
-        limit=MAX_POSTINGS_SCANNED,
     )
+    rows = await store.listings(where, limit=MAX_POSTINGS_SCANNED)
     kept = [
         r
         for r in rows

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from bot.errors import CommandError
+from bot.models import ListingFilter
 from handlers.alerts import format_money, posting_item
 from handlers.args import shorten
 from handlers.companies import resolve_companies
@@ -103,20 +104,18 @@ async def ailistings(
 ) -> Reply:
     """``/ailistings``: open AI/ML postings, highest top-of-range pay first, paged."""
     companies = await resolve_companies(store, company, settings.aliases) if company else None
-    filters: dict[str, object] = {
-        "company": list(companies) if companies else None,
-        "min_usd": min_salary,
-        "query": query,
-        "remote": remote,
-        "ai_only": True,
-        "status": "open",
-    }
+    where = ListingFilter(
+        company=tuple(companies) if companies else None,
+        min_usd=min_salary,
+        query=query,
+        remote=remote,
+    )
     size = settings.page_size
     # Count to the cap, or through the page asked for when it lies beyond: one more
     # than that says whether there are more (capped), and paging works at any depth.
     counted = max(QUERY_COUNT_CAP if query else COUNT_CAP, page * size)
     total, rows = await store.listing_page(
-        **filters, limit=size, offset=(page - 1) * size, count_limit=counted + 1
+        where, limit=size, offset=(page - 1) * size, count_limit=counted + 1
     )
     capped = total > counted
     if capped:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, case, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.models import PostingStatus, StoredPosting
+from bot.models import ListingFilter, StoredPosting
 from storage._base import StoreBase, chunks
 from storage._postings import _stored, company_key
 from storage.schema import clean_text, postings, source_companies
@@ -72,37 +71,28 @@ async def _names_a_source(conn: AsyncConnection, company: str | Sequence[str] | 
 
 
 def _listing_filters(
-    *,
-    company: str | Sequence[str] | None,
-    min_usd: float | None,
-    query: str | None,
-    remote: bool | None,
-    ai_only: bool,
-    status: PostingStatus | None,
-    since: datetime | None,
-    dialect: str,
-    by_source: bool,
+    where: ListingFilter, *, dialect: str, by_source: bool
 ) -> list[ColumnElement[bool]]:
     filters: list[ColumnElement[bool]] = []
-    if status is not None:
-        filters.append(postings.c.status == status)
-    if ai_only:
+    if where.status is not None:
+        filters.append(postings.c.status == where.status)
+    if where.ai_only:
         filters.append(postings.c.ai_is == true())
-    by_company = _company_filter(company, by_source=by_source)
+    by_company = _company_filter(where.company, by_source=by_source)
     if by_company is not None:
         filters.append(by_company)
-    if min_usd is not None:
-        filters.append(postings.c.top_usd >= float(min_usd))
-    if remote is not None:
-        filters.append(postings.c.remote == remote)
-    if since is not None:
+    if where.min_usd is not None:
+        filters.append(postings.c.top_usd >= float(where.min_usd))
+    if where.remote is not None:
+        filters.append(postings.c.remote == where.remote)
+    if where.since is not None:
         # new since then: what a source's silent baseline stored was there before
         # Marquee looked, so it is not counted as new (a digest's "new roles")
-        filters.append(postings.c.first_seen >= since)
+        filters.append(postings.c.first_seen >= where.since)
         filters.append(postings.c.baseline == false())
     # Every word must appear in the title, company or description; the words are bound
     # parameters with LIKE's wildcards escaped, so "100%" means the text "100%".
-    for term in (query or "").split()[:_MAX_QUERY_TERMS]:
+    for term in (where.query or "").split()[:_MAX_QUERY_TERMS]:
         filters.append(
             or_(
                 *(
@@ -177,73 +167,28 @@ def _count(filters: list[ColumnElement[bool]], limit: int | None) -> Select[Any]
 
 class ListingQueries(StoreBase):
     async def _filters(
-        self,
-        conn: AsyncConnection,
-        *,
-        company: str | Sequence[str] | None,
-        min_usd: float | None,
-        query: str | None,
-        remote: bool | None,
-        ai_only: bool,
-        status: PostingStatus | None,
-        since: datetime | None,
+        self, conn: AsyncConnection, where: ListingFilter
     ) -> list[ColumnElement[bool]]:
         filters = _listing_filters(
-            company=company,
-            min_usd=min_usd,
-            query=query,
-            remote=remote,
-            ai_only=ai_only,
-            status=status,
-            since=since,
-            dialect=self.dialect,
-            by_source=await _names_a_source(conn, company),
+            where, dialect=self.dialect, by_source=await _names_a_source(conn, where.company)
         )
-        await _scan_in_rank_order(conn, query)
+        await _scan_in_rank_order(conn, where.query)
         return filters
 
     async def listings(
-        self,
-        *,
-        company: str | Sequence[str] | None = None,
-        min_usd: float | None = None,
-        query: str | None = None,
-        remote: bool | None = None,
-        ai_only: bool = True,
-        status: PostingStatus | None = "open",
-        since: datetime | None = None,
-        limit: int = 50,
-        offset: int = 0,
+        self, where: ListingFilter | None = None, *, limit: int = 50, offset: int = 0
     ) -> list[StoredPosting]:
-        """Postings matching the filters, highest top-of-range annual USD first (no pay
-        last), then newest. ``since``: reported as new since then (what a source's
-        silent baseline stored is not)."""
+        """Postings matching ``where`` (default: the open AI/ML ones), highest
+        top-of-range annual USD first (no pay last), then newest."""
         async with self._reader.connect() as conn:
-            filters = await self._filters(
-                conn,
-                company=company,
-                min_usd=min_usd,
-                query=query,
-                remote=remote,
-                ai_only=ai_only,
-                status=status,
-                since=since,
-            )
-            return [_stored(row) for row in await conn.execute(_page(filters, limit, offset))]
+            filters = await self._filters(conn, where or ListingFilter())
+            rows = await conn.execute(_page(filters, limit, offset))
+            return [_stored(row) for row in rows]
 
     async def count_listings(
-        self,
-        *,
-        company: str | Sequence[str] | None = None,
-        min_usd: float | None = None,
-        query: str | None = None,
-        remote: bool | None = None,
-        ai_only: bool = True,
-        status: PostingStatus | None = "open",
-        since: datetime | None = None,
-        limit: int | None = None,
+        self, where: ListingFilter | None = None, *, limit: int | None = None
     ) -> int:
-        """How many postings :meth:`listings` would page through with these filters,
+        """How many postings :meth:`listings` would page through for ``where``,
         counting at most ``limit`` of them (``None``: all).
 
         A limit lets a common query word stop early: its matches are checked one
@@ -251,28 +196,13 @@ class ListingQueries(StoreBase):
         matches reads every description, while the first thousand are found in a few
         milliseconds."""
         async with self._reader.connect() as conn:
-            filters = await self._filters(
-                conn,
-                company=company,
-                min_usd=min_usd,
-                query=query,
-                remote=remote,
-                ai_only=ai_only,
-                status=status,
-                since=since,
-            )
+            filters = await self._filters(conn, where or ListingFilter())
             return int(await conn.scalar(_count(filters, limit)) or 0)
 
     async def listing_page(
         self,
+        where: ListingFilter | None = None,
         *,
-        company: str | Sequence[str] | None = None,
-        min_usd: float | None = None,
-        query: str | None = None,
-        remote: bool | None = None,
-        ai_only: bool = True,
-        status: PostingStatus | None = "open",
-        since: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
         count_limit: int | None = None,
@@ -280,16 +210,7 @@ class ListingQueries(StoreBase):
         """:meth:`count_listings` (up to ``count_limit``) and :meth:`listings` in one
         read transaction: one snapshot, and half the round trips of calling both."""
         async with self._reader.connect() as conn:
-            filters = await self._filters(
-                conn,
-                company=company,
-                min_usd=min_usd,
-                query=query,
-                remote=remote,
-                ai_only=ai_only,
-                status=status,
-                since=since,
-            )
+            filters = await self._filters(conn, where or ListingFilter())
             total = int(await conn.scalar(_count(filters, count_limit)) or 0)
             rows = await conn.execute(_page(filters, limit, offset))
             return total, [_stored(row) for row in rows]

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.digests import DigestScheduler
-from bot.models import Subscription
+from bot.models import ListingFilter, Subscription
 from handlers import build_digest, dispatch, reply_from_json, reply_to_json
 from storage import open_store
 from tests.test_handlers_fixtures import (
@@ -409,7 +409,9 @@ async def test_what_a_silent_baseline_stored_is_not_new_in_the_next_digest(store
     assert baseline_titles and not (baseline_titles & titles)
     assert "Union votes on new AI terms" not in titles
     # ... while /ailistings and /strikenews still show them: they are open roles and news
-    listed = {p.posting.title for p in await store.listings(ai_only=False, limit=100)}
+    listed = {
+        p.posting.title for p in await store.listings(ListingFilter(ai_only=False), limit=100)
+    }
     assert baseline_titles <= listed
     shown = {s.story.title for s in await store.stories(days=30, limit=100, now=NOW)}
     assert "Union votes on new AI terms" in shown

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.models import AIMatch, Posting, Salary, StoredPosting, Story, Subscription
+from bot.models import AIMatch, ListingFilter, Posting, Salary, StoredPosting, Story, Subscription
 from handlers import Caller, Context, HandlerSettings
 
 NOW = datetime(2026, 3, 4, 17, 0, tzinfo=UTC)  # a Wednesday
@@ -153,7 +153,7 @@ async def seed_postings(store, postings=ALL_POSTINGS, *, at: datetime = NOW - ti
         by_source.setdefault(p.source, []).append(p)
     for source, items in by_source.items():
         await store.apply_postings(source, items, at=at, baseline=False)
-    return await store.listings(ai_only=False, limit=100)
+    return await store.listings(ListingFilter(ai_only=False), limit=100)
 
 
 def ctx(

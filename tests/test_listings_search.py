@@ -11,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import inspect
 
+from bot.models import ListingFilter
 from handlers import dispatch
 from handlers import listings as listings_handler
 from storage import open_store, upgrade
@@ -35,9 +36,9 @@ BOARD = [
 
 
 async def ids(store, **kw) -> list[str]:
-    found = [p.posting.external_id for p in await store.listings(**kw)]
-    assert await store.count_listings(**kw) == len(found)
-    assert await store.count_listings(**kw, limit=1) == min(1, len(found))
+    found = [p.posting.external_id for p in await store.listings(ListingFilter(**kw))]
+    assert await store.count_listings(ListingFilter(**kw)) == len(found)
+    assert await store.count_listings(ListingFilter(**kw), limit=1) == min(1, len(found))
     return sorted(found)
 
 
@@ -160,7 +161,10 @@ async def test_migration_0005_indexes_a_database_that_has_postings(db_url):
     ]
     async with open_store(db_url) as first:
         await first.apply_postings("netflix", board, at=T0, baseline=True)
-        before = [p.posting.external_id for p in await first.listings(remote=True, limit=100)]
+        before = [
+            p.posting.external_id
+            for p in await first.listings(ListingFilter(remote=True), limit=100)
+        ]
     await _migrate(db_url, "downgrade", "0004")
     engine = "pg" if db_url.startswith("postgresql") else "sqlite"
     assert f"ix_postings_company_rank_{engine}" not in await _index_names(db_url)
@@ -176,14 +180,18 @@ async def test_migration_0005_indexes_a_database_that_has_postings(db_url):
     } <= names
     assert "ix_postings_company_key" not in names
     async with open_store(db_url) as new:
-        assert [p.posting.external_id for p in await new.listings(remote=True, limit=100)] == before
-        assert await new.count_listings(company="netflix", remote=True) == 15
+        assert [
+            p.posting.external_id for p in await new.listings(ListingFilter(remote=True), limit=100)
+        ] == before
+        assert await new.count_listings(ListingFilter(company="netflix", remote=True)) == 15
         assert await new.companies() == ["Netflix"]
         later = [job("m99", "Engineer 99", pay=(900_000, 900_000), remote=True)]
         await new.apply_postings(
             "netflix", board + later, at=T0 + timedelta(hours=1), baseline=False
         )
-        assert (await new.listings(remote=True, limit=1))[0].posting.external_id == "m99"
+        assert (await new.listings(ListingFilter(remote=True), limit=1))[
+            0
+        ].posting.external_id == "m99"
 
     await _migrate(db_url, "downgrade", "0004")
     names = await _index_names(db_url)
@@ -191,7 +199,9 @@ async def test_migration_0005_indexes_a_database_that_has_postings(db_url):
     assert f"ix_postings_company_rank_{engine}" not in names
     assert await upgrade(db_url) == head
     async with open_store(db_url) as again:
-        assert (await again.listings(remote=True, limit=1))[0].posting.external_id == "m99"
+        assert (await again.listings(ListingFilter(remote=True), limit=1))[
+            0
+        ].posting.external_id == "m99"
 
 
 async def test_the_company_list_has_each_company_once_in_key_order(store):
@@ -222,15 +232,7 @@ async def test_postgresql_walks_the_rank_index_for_query_words(pg_url):
     from storage.schema import postings
 
     filters = _listing_filters(
-        company=None,
-        min_usd=None,
-        query="pytorch",
-        remote=None,
-        ai_only=True,
-        status="open",
-        since=None,
-        dialect="postgresql",
-        by_source=False,
+        ListingFilter(query="pytorch"), dialect="postgresql", by_source=False
     )
     stmt = (
         select(postings.c.id)

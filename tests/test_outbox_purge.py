@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.delivery import PURGE_EVERY, Delivery
-from bot.models import OutboxEntry
+from bot.models import ListingFilter, OutboxEntry
 from storage import open_store
 from tests.test_storage_postings import job
 
@@ -49,13 +49,15 @@ async def _settle(store, row_id: int, status: str, at: datetime) -> None:
 
 async def test_settled_alerts_go_after_keep_but_an_open_postings_alert_stays(store):
     await store.apply_postings("netflix", [job("open"), job("gone")], at=T0, baseline=True)
-    ids = {p.posting.external_id: p.id for p in await store.listings(ai_only=False)}
+    ids = {p.posting.external_id: p.id for p in await store.listings(ListingFilter(ai_only=False))}
     # "gone" closes after two polls without it
     for hours in (1, 2):
         await store.apply_postings(
             "netflix", [job("open")], at=T0 + timedelta(hours=hours), baseline=False
         )
-    assert {p.posting.external_id for p in await store.listings(ai_only=False)} == {"open"}
+    assert {p.posting.external_id for p in await store.listings(ListingFilter(ai_only=False))} == {
+        "open"
+    }
 
     old = [
         ("posting", ids["open"], "new", "sent"),  # kept: the message edits go to

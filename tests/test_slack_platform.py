@@ -27,7 +27,7 @@ import pytest
 
 from bot.config import parse_config
 from bot.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError
-from bot.models import AIMatch, Posting, Salary
+from bot.models import AIMatch, ListingFilter, Posting, Salary
 from bot.platforms.base import Platform
 from bot.platforms.slack import SlackPlatform, SlackSettings
 from handlers import COMMANDS, HandlerSettings, dispatch, parse_text_args
@@ -437,7 +437,7 @@ async def test_a_list_of_user_ids_needs_no_api_call(fake, store):
 
 
 async def test_an_alert_and_its_edit(fake, store):
-    (stored,) = await store.listings(company="Netflix", limit=1)
+    (stored,) = await store.listings(ListingFilter(company="Netflix"), limit=1)
     async with running(fake, store) as (platform, _, _):
         assert isinstance(platform, Platform)
         ts = await platform.send(f"{TEAM_ID}/C0JOBS", posting_alert(stored), idempotency_key="mq17")

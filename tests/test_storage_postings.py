@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.models import AIMatch, OutboxEntry, Posting, PostingEvent, Salary
+from bot.models import AIMatch, ListingFilter, OutboxEntry, Posting, PostingEvent, Salary
 from storage import open_store
 from storage.schema import outbox
 
@@ -169,7 +169,7 @@ async def test_pay_and_title_changes_are_updates_with_the_previous_version(store
     assert pay.posting.first_seen == T0  # still the posting first seen at the baseline
     assert title.changes == ("title",)
     assert title.previous.title == "Machine Learning Engineer, Personalization"
-    assert title.posting.id == (await store.listings(query="Ads"))[0].id
+    assert title.posting.id == (await store.listings(ListingFilter(query="Ads")))[0].id
 
 
 @pytest.mark.parametrize(
@@ -210,7 +210,7 @@ async def test_a_posting_closes_after_two_consecutive_misses(store):
     assert closed.last_seen == T0
     assert closed.posting.salary.max == 900_000
     assert await store.count_listings() == 1
-    assert await store.count_listings(status="closed") == 1
+    assert await store.count_listings(ListingFilter(status="closed")) == 1
     assert await poll(store, [job("1")], 3) == []  # closed once only
 
 
@@ -246,7 +246,7 @@ async def test_the_baseline_closes_and_reopens_silently_too(store):
     await poll(store, [job("1"), job("2")], 0, baseline=True)
     await poll(store, [job("1")], 1, baseline=True)
     assert await poll(store, [job("1")], 2, baseline=True) == []
-    assert await store.count_listings(status="closed") == 1
+    assert await store.count_listings(ListingFilter(status="closed")) == 1
 
 
 async def test_not_modified_keeps_what_was_there_and_closes_what_was_missing(store):
@@ -273,7 +273,7 @@ async def test_unchanged_ids_stay_open_without_being_rewritten(store):
     assert await store.known_listing_hashes("netflix") == hashes
     for n in range(1, 4):
         assert await poll(store, [], n, unchanged=["1", "2"], listing_hashes=hashes) == []
-    (first, second) = await store.listings(status=None)
+    (first, second) = await store.listings(ListingFilter(status=None))
     assert first.status == second.status == "open"
     # last_seen is kept to within an hour, so most unchanged polls write nothing...
     assert first.last_seen == second.last_seen == T0
@@ -282,7 +282,7 @@ async def test_unchanged_ids_stay_open_without_being_rewritten(store):
     assert [p.last_seen for p in await store.listings()] == [T0 + 4 * POLL] * 2
     # an id only in `unchanged` that the store does not know is ignored, not invented
     assert await poll(store, [], 5, unchanged=["1", "2", "999"]) == []
-    assert await store.count_listings(status=None) == 2
+    assert await store.count_listings(ListingFilter(status=None)) == 2
     # a changed hash for an unchanged id is recorded
     await poll(store, [], 6, unchanged=["1", "2"], listing_hashes={"1": "a2"})
     assert await store.known_listing_hashes("netflix") == {"1": "a2", "2": "b1"}
@@ -321,7 +321,7 @@ async def test_a_failing_route_leaves_no_trace(store):
     with pytest.raises(RuntimeError, match="matching blew up"):
         await poll(store, [job("1", "Staff ML Engineer"), job("3")], 2, route=broken)
     assert await count(store, outbox) == 0
-    listed = {p.posting.external_id: p for p in await store.listings(status=None)}
+    listed = {p.posting.external_id: p for p in await store.listings(ListingFilter(status=None))}
     assert set(listed) == {"1", "2"}  # 3 not stored
     assert listed["1"].posting.title == "Machine Learning Engineer, Personalization"
     assert listed["2"].status == "open"  # not closed either
@@ -410,7 +410,10 @@ async def seed(store):
             if src == source
         ]
         await store.apply_postings(source, board, at=at + timedelta(minutes=minutes), baseline=True)
-    return {p.posting.external_id: p for p in await store.listings(ai_only=False, status=None)}
+    return {
+        p.posting.external_id: p
+        for p in await store.listings(ListingFilter(ai_only=False, status=None))
+    }
 
 
 async def test_listings_put_the_best_paid_first_and_unpaid_last(store):
@@ -420,8 +423,10 @@ async def test_listings_put_the_best_paid_first_and_unpaid_last(store):
     # only), then no pay, newest first
     assert listed == ["n1", "a1", "n2", "h1", "h2", "a2"]
     assert await store.count_listings() == 6
-    assert [p.posting.external_id for p in await store.listings(ai_only=False)][:2] == ["n1", "a1"]
-    assert await store.count_listings(ai_only=False) == 7
+    assert [p.posting.external_id for p in await store.listings(ListingFilter(ai_only=False))][
+        :2
+    ] == ["n1", "a1"]
+    assert await store.count_listings(ListingFilter(ai_only=False)) == 7
     page = await store.listings(limit=2, offset=2)
     assert [p.posting.external_id for p in page] == ["n2", "h1"]
 
@@ -430,8 +435,8 @@ async def test_listing_filters(store):
     await seed(store)
 
     async def ids(**kw):
-        found = [p.posting.external_id for p in await store.listings(**kw)]
-        assert await store.count_listings(**kw) == len(found)
+        found = [p.posting.external_id for p in await store.listings(ListingFilter(**kw))]
+        assert await store.count_listings(ListingFilter(**kw)) == len(found)
         return found
 
     assert await ids(company="netflix") == ["n1", "n2"]
@@ -468,7 +473,7 @@ async def test_query_wildcards_are_text(store):
     await seed(store)
 
     async def ids(query):
-        return [p.posting.external_id for p in await store.listings(query=query)]
+        return [p.posting.external_id for p in await store.listings(ListingFilter(query=query))]
 
     assert await ids("100%") == ["n2"]  # not "1000"
     assert await ids("%") == ["n2"]
@@ -476,7 +481,7 @@ async def test_query_wildcards_are_text(store):
     assert await ids("_") == ["h2"]
     assert await ids("L5)") == ["n2"]
     assert await ids("'; DROP TABLE postings; --") == []
-    assert await store.count_listings(ai_only=False, status=None) == 7
+    assert await store.count_listings(ListingFilter(ai_only=False, status=None)) == 7
 
 
 async def test_a_stored_posting_reads_back_whole(store):
@@ -542,7 +547,7 @@ async def test_query_escape_character_is_text_too(store):
         ("aiml", ["2"]),
         ("ai/%", []),
     ]:
-        found = [p.posting.external_id for p in await store.listings(query=query)]
+        found = [p.posting.external_id for p in await store.listings(ListingFilter(query=query))]
         assert found == expected, query
 
 
@@ -568,7 +573,7 @@ async def test_hostile_board_text_is_stored_not_fatal(store):
     assert stored.posted_at == datetime(2026, 11, 1, 9, tzinfo=UTC)  # a naive board date
     # the same posting polled again is the same posting, not a new one
     assert await poll(store, [nasty], 1) == []
-    assert [p.posting.title for p in await store.listings(query="ML\x00 Engineer")] == [
-        stored.title
-    ]
+    assert [
+        p.posting.title for p in await store.listings(ListingFilter(query="ML\x00 Engineer"))
+    ] == [stored.title]
     assert await store.companies("evil\x00") == ["Evil Corp"]
