@@ -299,8 +299,11 @@ class StoryQueries(StoreBase):
         window.max_id = max(window.max_id, *ids.values())
 
         # -- the clusters' rows: the new ones in one statement, then the stories' links -
+        # The ids come back by lead story (unique to each new cluster), not in parameter
+        # order: asking SQLAlchemy for that order made SQLite insert one row per statement
+        # (9,926 statements for the bench's 20,000 stories, ~45 % of apply_stories' time).
         stmt = self._insert(story_clusters).returning(
-            story_clusters.c.id, sort_by_parameter_order=True
+            story_clusters.c.id, story_clusters.c.lead_story_id
         )
         for part in chunks(started):
             values = [
@@ -314,11 +317,11 @@ class StoryQueries(StoreBase):
                 }
                 for c, title in part
             ]
-            result = await conn.execute(stmt, values)
-            for (c, _title), cluster_id in zip(part, result.scalars(), strict=True):
+            by_lead = {lead: cluster_id for cluster_id, lead in await conn.execute(stmt, values)}
+            for c, _title in part:
                 del clusters[c.id]
-                c.id = cluster_id
-                clusters[cluster_id] = c
+                c.id = by_lead[c.lead_story_id]
+                clusters[c.id] = c
         for story_id, cluster in members:
             index.relabel(story_id, cluster.id)
         await conn.execute(
