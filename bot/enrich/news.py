@@ -26,9 +26,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from bot.enrich.cluster import Prepared, prepare_headline
 from bot.models import Story
 
-__all__ = ["TOPICS", "score_story", "score_text", "score_texts"]
+__all__ = ["TOPICS", "score_story", "score_text", "score_texts", "story_enrichments"]
 
 TOPICS = ("strike", "ai", "likeness", "videogames", "jobs")
 
@@ -372,6 +373,21 @@ def score_texts(
     worker process for a poll's stories (``bot.cpu``). Only the texts cross there and
     only the scores come back: the caller keeps its stories."""
     return [score_text(title, summary) for title, summary in texts]
+
+
+def story_enrichments(
+    texts: Sequence[tuple[str, str, str]],
+) -> list[tuple[dict[str, float], tuple[str, ...], Prepared]]:
+    """For each ``(title, summary, outlet)``, in order: :func:`score_text`'s topics and
+    reasons, and the headline prepared for clustering
+    (:func:`bot.enrich.cluster.prepare_headline`). One hand-over to a worker process
+    for a poll's stories (``bot.cpu``): both are pure CPU work the event loop would
+    otherwise do, and storage clusters with the prepared headlines."""
+    out = []
+    for title, summary, outlet in texts:
+        topics, reasons = score_text(title, summary)
+        out.append((topics, reasons, prepare_headline(title, outlet)))
+    return out
 
 
 def score_story(story: Story) -> Story:
