@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import combinations, repeat
+from operator import add
 
 __all__ = [
     "WINDOW",
@@ -448,9 +449,20 @@ class _Tokens:
     def of(cls, prepared: Prepared) -> _Tokens:
         """The tokens :func:`prepare_headline` made (in this process or another)."""
         self = cls.__new__(cls)
-        self.seq, self.names, self.sectors, self.events, self.numbers = prepared
-        self.set = frozenset(self.seq)
+        seq, self.names, self.sectors, self.events, self.numbers = prepared
+        # Tokens unpickled from a worker are new strings each poll: the index's dicts
+        # find a key by identity first, so one string per token saves a compare per
+        # look-up (20,000 bench headlines: 1.53 -> 1.26 s). Bounded: hostile feeds
+        # send endless new words.
+        if len(_SAME) > 1 << 17:
+            _SAME.clear()
+        same = _SAME.setdefault
+        self.seq = seq = tuple([same(t, t) for t in seq])
+        self.set = frozenset(seq)
         return self
+
+
+_SAME: dict[str, str] = {}
 
 
 # A story is prepared when matched and again when added: remembered in between.
@@ -771,21 +783,24 @@ class ClusterIndex:
                 order.append((n, lst, weights[token]))
                 total += df[token]  # the live members (a list keeps removed ones a while)
         shared: dict[int, float] = {}
-        get = shared.get
         if total <= _WALK:
             for _n, lst, weight in order:
-                for i in lst:
-                    shared[i] = get(i, 0.0) + weight
+                _credit(shared, lst, weight)
             # A margin keeps float rounding from dropping a member right at the threshold.
             floor = THRESHOLD * sum(weights[t] for t in mine) * (1 - 1e-9) - generic
         else:
             self._walk_pairs(mine, weights, shared)
             floor = 0.0
-        found = [
-            (weight, i)
-            for i, weight in shared.items()
-            if weight >= floor and i not in seen and items[i] is not None
-        ]
+        if seen or self._dead:
+            found = [
+                (weight, i)
+                for i, weight in shared.items()
+                if weight >= floor and i not in seen and items[i] is not None
+            ]
+        elif floor > 0.0:
+            found = [(weight, i) for i, weight in shared.items() if weight >= floor]
+        else:  # every weight is positive (see _weight): all of them, built in C
+            found = list(zip(shared.values(), shared.keys(), strict=True))
         if len(found) > _TOP:
             # the _TOP largest, as heapq.nlargest finds them but in one sort in C (no
             # two entries are equal: their indexes differ)
@@ -816,16 +831,20 @@ class ClusterIndex:
                 order.append((len(lst), pair, lst))
         order.sort()
         budget = _PAIR_WALK
-        get = shared.get
         for length, (a, b), lst in order:
             if length > budget:
                 lst = lst[-budget:]
-            weight = weights[a] + weights[b]
-            for i in lst:
-                shared[i] = get(i, 0.0) + weight
+            _credit(shared, lst, weights[a] + weights[b])
             budget -= length
             if budget <= 0:
                 break
+
+
+def _credit(shared: dict[int, float], members: list[int], weight: float) -> None:
+    """``shared[i] += weight`` for each member (0.0 when absent), the loop run in C: a
+    list holds each member once, so no addition depends on another."""
+    credited = map(add, map(shared.get, members, repeat(0.0)), repeat(weight))
+    shared.update(zip(members, credited, strict=True))
 
 
 def _better(best: ClusterMatch | None, new: ClusterMatch) -> ClusterMatch:
