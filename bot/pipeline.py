@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.cpu import CpuPool
 from bot.enrich import EnrichSettings, enrich_posting, enrichments
-from bot.enrich.news import score_story, score_texts
+from bot.enrich.news import score_story, story_enrichments
 from bot.errors import RateLimited, SourceError
 from bot.http import HttpClient
 from bot.models import OutboxEntry, Posting, PostingEvent, SourceState, Story, StoryEvent
@@ -281,19 +281,23 @@ class Pipeline:
         baseline: bool,
         route: Router | None,
     ) -> list[StoryEvent]:
+        prepared = None  # storage tokenises the headlines itself
         if self.cpu is not None and stories:
-            # Relevance is CPU work (the term scans of each title and summary: a third of
-            # the event loop's time in the feeds bench): one batch to the worker
-            # processes per poll, like the postings' enrichment.
-            results = await self.cpu.run(score_texts, [(s.title, s.summary) for s in stories])
+            # Relevance and the headlines' tokens for clustering are CPU work (the term
+            # scans of each title and summary, a quarter of each match): one batch to
+            # the worker processes per poll, like the postings' enrichment.
+            results = await self.cpu.run(
+                story_enrichments, [(s.title, s.summary, s.outlet) for s in stories]
+            )
             scored = [
                 replace(s, topics=topics, reasons=reasons)
-                for s, (topics, reasons) in zip(stories, results, strict=True)
+                for s, (topics, reasons, _) in zip(stories, results, strict=True)
             ]
+            prepared = [headline for _, _, headline in results]
         else:
             scored = [score_story(s) for s in stories]
         return await self.store.apply_stories(
-            source.config.name, scored, at=now, baseline=baseline, route=route
+            source.config.name, scored, at=now, baseline=baseline, route=route, prepared=prepared
         )
 
     async def _failed(

@@ -4,12 +4,13 @@ index can forget stories (the window moving on) as if they had never been added.
 
 from __future__ import annotations
 
+import pickle
 import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.enrich.cluster import Candidate, ClusterIndex, assign_cluster
+from bot.enrich.cluster import Candidate, ClusterIndex, assign_cluster, prepare_headline
 
 T0 = datetime(2026, 11, 28, 15, tzinfo=UTC)
 
@@ -138,3 +139,22 @@ def test_relabel_moves_a_story_to_its_cluster_id():
     index.relabel(5, 42)
     match = index.match("Ava Chen joins 'The Long Night' as showrunner", "B", T0)
     assert match is not None and match.cluster_id == 42
+
+
+def test_headlines_prepared_elsewhere_cluster_as_headlines_tokenised_here():
+    # As the pipeline hands them over: prepared in a worker process, pickled back.
+    titles = _headlines(1500, seed=4)
+    titles += [f"{t} (report)" for t in titles[::5]] + ["WGA Members Ratify New Contract"]
+    random.Random(5).shuffle(titles)
+    here, ahead = ClusterIndex(), ClusterIndex()
+    joined = 0
+    for n, title in enumerate(titles):
+        outlet, when = f"Outlet {n % 40}", T0 + timedelta(seconds=n)
+        prepared = pickle.loads(pickle.dumps(prepare_headline(title, outlet)))
+        match = here.match(title, outlet, when)
+        assert ahead.match(title, outlet, when, prepared=prepared) == match, title
+        cluster = match.cluster_id if match else n
+        here.add(Candidate(n, cluster, title, outlet, when))
+        ahead.add(Candidate(n, cluster, title, outlet, when), prepared=prepared)
+        joined += match is not None
+    assert joined > 300

@@ -1,6 +1,6 @@
-"""The relevance scan looks for its terms' words with substring search; the word-by-word
-walk it replaced (still the road for text whose lower case moves letters) is the
-reference: both must find the same terms in any text."""
+"""The relevance scan finds where its terms' words start in one regex pass; the
+word-by-word walk it replaced (still the road for text whose lower case moves letters)
+is the reference: both must find the same terms in any text."""
 
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ from typing import ClassVar
 from bot.config import SourceConfig
 from bot.cpu import CpuPool
 from bot.enrich import EnrichSettings
-from bot.enrich.news import score_text, score_texts
+from bot.enrich.cluster import prepare_headline
+from bot.enrich.news import score_text, score_texts, story_enrichments
 from bot.models import Story
 from bot.pipeline import Pipeline
 from bot.sources.base import Fetched, PollContext
@@ -77,6 +78,16 @@ async def test_a_worker_process_scores_what_this_process_scores(tmp_path) -> Non
         assert cpu.pids()
     assert there == [score_text(title, summary) for title, summary in TEXTS]
     assert sum(bool(topics) for topics, _ in there) >= 6
+
+
+async def test_a_worker_process_prepares_headlines_as_this_process_does() -> None:
+    texts = [(title, summary, "Trade") for title, summary in TEXTS]
+    async with CpuPool(1) as cpu:
+        there = await cpu.run(story_enrichments, texts)
+    assert there == [
+        (*score_text(title, summary), prepare_headline(title, outlet))
+        for title, summary, outlet in texts
+    ]
 
 
 async def test_stories_scored_in_a_worker_are_stored_as_scored_here(tmp_path) -> None:
