@@ -156,8 +156,8 @@ def test_html_to_text_matches_the_previous_version(markup: str) -> None:
         # The old version lost the text after a comment (its walk skipped the comment's
         # tail, where drop_tree also moved the text after a dropped script or style):
         # "<!-- c --><script></script>xyz" gave "", the new one gives "xyz".
-        assert "<!--" in markup, markup
-        assert len(after) > len(before), (markup, after, before)
+        # (test_html_to_text_is_the_element_walk pins the text exactly)
+        assert "<!--" in markup, (markup, after, before)
     else:
         assert after == before
 
@@ -245,9 +245,9 @@ def _same_as_the_walk(markup: str, *, escaped: bool = False) -> None:
     before = _walk_html_to_text(markup, escaped=escaped)
     if after != before:
         # only where the old walk skipped a comment's or a processing instruction's tail
+        # (not always longer: a kept line break strips the spaces around it)
         text = _html_unescape_deep(markup) if escaped else markup
         assert "<!" in text or "<?" in text, (markup, after, before)
-        assert len(after) > len(before), (markup, after, before)
 
 
 def _html_unescape_deep(text: str, rounds: int = 3) -> str:
