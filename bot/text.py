@@ -6,7 +6,6 @@ import html
 import re
 
 from lxml import etree
-from lxml import html as lxml_html
 
 __all__ = ["html_to_text", "normalize_space", "unescape_deep"]
 
@@ -47,10 +46,28 @@ def unescape_deep(text: str, rounds: int = 3) -> str:
     """Undo HTML escaping applied once or several times (some Greenhouse boards escape
     twice: after one unescape, ``&mdash;`` and ``&amp;`` remain)."""
     for _ in range(rounds):
-        unescaped = html.unescape(text)
+        unescaped = _unescape_once(text)
         if unescaped == text:
             break
         text = unescaped
+    return text
+
+
+# The five entities markup escaped as text is made of, "&amp;" last so that no entity
+# is decoded twice in one round.
+_COMMON_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&amp;", "&"))
+_FEW_ENTITIES = 32
+
+
+def _unescape_once(text: str) -> str:
+    """``html.unescape(text)``, by ``str.replace`` when there are many entities and each
+    ``&`` starts one of the five common ones: Greenhouse's escaped markup holds hundreds,
+    which cost ``html.unescape`` a Python call each (~100 us for a 9 KB description)."""
+    amps = text.count("&")
+    if amps < _FEW_ENTITIES or amps != sum(text.count(e) for e, _ in _COMMON_ENTITIES):
+        return html.unescape(text) if amps else text
+    for entity, char in _COMMON_ENTITIES:
+        text = text.replace(entity, char)
     return text
 
 
@@ -89,26 +106,61 @@ def html_to_text(markup: str | None, *, escaped: bool = False) -> str:
         markup = unescape_deep(markup)
     if "<" not in markup:
         return normalize_space(unescape_deep(markup))
-    try:
-        root = lxml_html.fragment_fromstring(markup, create_parent="div")
-    except (etree.ParserError, ValueError):
+    text = _body_text(markup, document=_FULL_DOCUMENT.match(markup) is not None)
+    if text is None:
         return normalize_space(re.sub(r"<[^>]*>", " ", markup))
-    for bad in root.xpath("//script|//style|//noscript"):
-        # Emptied, not dropped: the text is the same, and drop_tree() raised ValueError
-        # moving a tail with a control character into the previous node.
-        bad.clear(keep_tail=True)
-    parts: list[str] = []
-    for event, el in etree.iterwalk(root, events=("start", "end")):
-        tag = el.tag if isinstance(el.tag, str) else ""
-        if event == "start":
-            if tag in _BLOCK_TAGS:
-                parts.append("\n")
-            if el.text and tag:
-                parts.append(el.text)
-        else:
-            if tag in _BLOCK_TAGS:
-                parts.append("\n")
-            if el.tail and el is not root:
-                parts.append(el.tail)
     # Entities left over from double escaping come out as literal text: unescape once more.
-    return normalize_space(unescape_deep("".join(parts)))
+    return normalize_space(unescape_deep(text))
+
+
+# The text of a parsed body, block elements wrapped in line breaks, scripts and styles
+# left out, done by libxslt in C from libxml2's parse (lxml.html's, without its element
+# classes). It replaced lxml.html and a walk of the elements in Python: ~70 -> ~25 us a
+# posting for the walk, ~50 -> ~22 for the parse (python -m bench data, 100 boards),
+# the same text on all of them; tests/test_text_normalize.py keeps the walk to compare
+# on generated markup. Where they differ, the walk was wrong: it lost the text after a
+# comment (etree.iterwalk does not report comments), and lxml.html failed an assertion
+# on a document with no body or two.
+_BODY_TEXT = etree.XSLT(
+    etree.XML(
+        f"""<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
+<xsl:output method="text" encoding="UTF-8"/>
+<xsl:template match="{"|".join(sorted(_BLOCK_TAGS))}">
+<xsl:text>&#10;</xsl:text><xsl:apply-templates/><xsl:text>&#10;</xsl:text>
+</xsl:template>
+<xsl:template match="script|style|noscript"/>
+</xsl:stylesheet>"""
+    ),
+    access_control=etree.XSLTAccessControl.DENY_ALL,
+)
+_PARSER = etree.HTMLParser(collect_ids=False)
+# What lxml.html.fragments_fromstring took for a whole document and did not wrap.
+_FULL_DOCUMENT = re.compile(r"^\s*<(?:html|!doctype)", re.IGNORECASE)
+# Characters lxml refuses in a text it sets (XML 1.0 Char): see _body_text.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _body_text(markup: str, *, document: bool) -> str | None:
+    """The text of the body of ``markup`` (wrapped in one unless it is a whole
+    ``document``), or ``None`` where lxml.html failed and the tags are stripped instead
+    (as before: nothing parsed, a parse error, control characters in the leading text)."""
+    try:
+        doc = etree.fromstring(
+            markup if document else f"<html><body>{markup}</body></html>", _PARSER
+        )
+    except (etree.LxmlError, ValueError):
+        return None
+    if doc is None:
+        return None
+    bodies = doc.findall("body")
+    if not bodies:
+        # A whole document with no body ("<html>", a head alone) has no text: lxml.html
+        # failed an assertion there, which stopped the source's whole parse.
+        return "" if document else None
+    # lxml.html copied the leading text onto a new element, which refuses control
+    # characters (ValueError).
+    lead = bodies[0].text
+    if lead and lead.strip() and _NOT_XML_CHAR.search(lead):
+        return None
+    # libxml2 makes a second body of "a</body><body>b" (lxml.html's assertion again).
+    return "\n".join([str(_BODY_TEXT(body)) for body in bodies])

@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bot.enrich import EnrichSettings, enrich_posting
+from bot.enrich import EnrichSettings, ai, enrich_posting
 from bot.enrich.ai import DEFAULT_THRESHOLD, classify
 from bot.models import Posting
 
@@ -151,3 +153,40 @@ def test_hostile_sizes_are_bounded():
     assert huge.is_ai
     assert "title: machine learning (+0.6)" in huge.reasons
     assert time.perf_counter() - started < 5
+
+
+# -- the description scan's literal prefilter --------------------------------------------
+# The description table's regex is tried only where a term's leading word occurs
+# (_Table._matches); it must find exactly what finditer over the whole text finds.
+_PIECES = [
+    *("machine", "learning", "model", "training", "runs", "pipelines", "pre", "post", "-"),
+    *("ml", "ops", "html", "data", "science", "deep", "fine", "tune", "tuned", "evals"),
+    *("large", "language", "models", "neural", "nets", "generative", "ai", "genai", "cuda"),
+    *("hugging", "face", "scikit-learn", "xgboost", "inference", "transformers", "non-"),
+    *(" ", "  ", "\n", "\t", "\u00a0", "x", "s", "2", ".", "İ", "ǅ", "\U0001d400", "é"),
+]
+_SOUP = st.lists(st.sampled_from(_PIECES), max_size=40).map("".join)
+
+
+@given(_SOUP, st.booleans())
+@settings(max_examples=3000)
+def test_prefiltered_scan_finds_what_finditer_finds(text, upper):
+    table = ai._DESCRIPTION
+    text = text.title() if upper else text.lower()
+    spans = [m.span() for m in table._matches(text)]
+    assert spans == [m.span() for m in table.regex.finditer(text)]
+
+
+def test_prefiltered_scan_counts_terms_as_before():
+    # "xmodel training runs": the match inside a word hides "training runs" after it
+    text = "xmodel training runs, fine-tuned LLMs; pre-training pipelines, hugging face"
+    counts = ai._DESCRIPTION.hits(text)
+    names = {ai._DESCRIPTION.names[i]: n for i, n in counts.items()}
+    assert names == {"fine-tuning": 1, "pre-training": 1, "hugging face": 1}
+
+
+def test_a_table_whose_alternative_starts_with_no_literal_is_scanned_whole():
+    table = ai._Table([("t", r"abc|[xy]z", 1.0)], lower=True, prefilter=True)
+    assert table._starts is None
+    assert [m.group() for m in table._matches("abc yz")] == ["abc", "yz"]
+    assert ai._DESCRIPTION._starts is not None

@@ -28,8 +28,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
+from bot.enrich._literals import LiteralStarts, top_level
 from bot.models import AIMatch, Posting
 from bot.text import unescape_deep
 
@@ -229,11 +230,18 @@ class _Table:
     regex engine can skip ahead on the first letters, which makes it about 7x faster on
     long descriptions. The boundary before a match is checked here instead: a letter or
     digit before it means it is inside another word ("maintenance", "Kaiser", "HTML").
+
+    With ``prefilter``, the regex is only tried where one of the alternatives' leading
+    words occurs (:class:`~bot.enrich._literals.LiteralStarts`): it scanned every
+    position of which the first letter begins a term (most lower-case letters), 89 ->
+    36 us for a 5 KB description (python -m bench data, 100 boards), every match the same.
     """
 
-    __slots__ = ("_cache", "_each", "lower", "names", "regex", "weights")
+    __slots__ = ("_cache", "_each", "_starts", "lower", "names", "regex", "weights")
 
-    def __init__(self, terms: Iterable[tuple[str, str, float]], *, lower: bool) -> None:
+    def __init__(
+        self, terms: Iterable[tuple[str, str, float]], *, lower: bool, prefilter: bool = False
+    ) -> None:
         terms = tuple(terms)
         self.lower = lower
         self.names = tuple(name for name, _, _ in terms)
@@ -242,18 +250,26 @@ class _Table:
         self.regex = re.compile(rf"(?:{body})(?![A-Za-z0-9])")
         self._each = tuple(re.compile(pattern) for _, pattern, _ in terms)
         self._cache: dict[str, int] = {}
+        patterns = [p for _, p, _ in terms]
+        self._starts = LiteralStarts.build(self.regex, patterns) if prefilter else None
 
     def hits(self, text: str) -> Counter[int]:
         """Term index -> how many times that term occurs as a word of its own."""
         if self.lower:
             text = text.lower()
         counts: Counter[int] = Counter()
-        for m in self.regex.finditer(text):
+        for m in self._matches(text):
             start = m.start()
             if start and (text[start - 1] in _WORD_CHARS or text[start - 4 : start] in _NEGATED):
                 continue
             counts[self._term(m.group())] += 1
         return counts
+
+    def _matches(self, text: str) -> Iterator[re.Match[str]]:
+        """``self.regex.finditer(text)``: the same matches, found faster with a prefilter."""
+        if self._starts is None:
+            return self.regex.finditer(text)
+        return self._starts.finditer(text)
 
     def _term(self, matched: str) -> int:
         index = self._cache.get(matched)
@@ -266,31 +282,6 @@ class _Table:
             if len(self._cache) < _CACHE_SIZE and len(matched) <= _CACHE_KEY_MAX:
                 self._cache[matched] = index
         return index
-
-
-def _top_level(pattern: str) -> list[str]:
-    """``pattern`` split at its top-level ``|`` (not inside groups or classes)."""
-    parts, current, depth, in_class, escaped = [], [], 0, False, False
-    for ch in pattern:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(ch)
-    parts.append("".join(current))
-    return parts
 
 
 def _by_first_letter(patterns: Iterable[str]) -> str | None:
@@ -306,7 +297,7 @@ def _by_first_letter(patterns: Iterable[str]) -> str | None:
     """
     groups: dict[str, list[str]] = {}
     for pattern in patterns:
-        for alternative in _top_level(pattern):
+        for alternative in top_level(pattern):
             first, rest = alternative[:1], alternative[1:]
             if not (first.isascii() and first.isalnum()) or rest[:1] in ("?", "*", "+", "{"):
                 return None
@@ -323,7 +314,7 @@ _TITLE = _Table(_TITLE_TERMS, lower=True)
 _TITLE_NEG = _Table(_TITLE_NEGATIVES, lower=True)
 _DEPARTMENT = _Table(_DEPARTMENT_TERMS, lower=True)
 _DEPARTMENT_NEG = _Table(_DEPARTMENT_NEGATIVES, lower=True)
-_DESCRIPTION = _Table(_DESCRIPTION_TERMS, lower=True)
+_DESCRIPTION = _Table(_DESCRIPTION_TERMS, lower=True, prefilter=True)
 _DESCRIPTION_CS = _Table(_DESCRIPTION_ACRONYMS, lower=False)
 _SPACES = re.compile(r"\s+")
 
