@@ -4,7 +4,7 @@ The AI classifier's description terms and the salary parser's money anchors are 
 regex of many alternatives (``machine[\\s-]+learning|pytorch|...``, ``\\$|USD|Pay|...``)
 whose first letters are common ones: CPython's regex engine then tries the alternation
 at most positions of a 3-8 KB description. Every alternative starts with a literal word,
-so an Aho-Corasick automaton of those words (pyahocorasick, in C) finds in one pass the
+so an Aho-Corasick automaton of those words (ahocorasick-rs, in Rust) finds in one pass the
 only positions where the regex can match, and the regex is tried there alone, left to
 right, each search going on from the end of the previous match as ``finditer``'s does:
 the same matches (tests/test_literals.py compares them on generated text).
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-import ahocorasick
+import ahocorasick_rs
 
 __all__ = ["LiteralStarts", "top_level"]
 
@@ -31,7 +31,7 @@ class LiteralStarts:
 
     __slots__ = ("_automaton", "_match")
 
-    def __init__(self, regex: re.Pattern[str], automaton: ahocorasick.Automaton) -> None:
+    def __init__(self, regex: re.Pattern[str], automaton: ahocorasick_rs.AhoCorasick) -> None:
         self._match = regex.match
         self._automaton = automaton
 
@@ -39,20 +39,21 @@ class LiteralStarts:
     def build(cls, regex: re.Pattern[str], patterns: Iterable[str]) -> LiteralStarts | None:
         """For ``regex``, the alternation of ``patterns`` (each may hold top-level ``|``)
         followed by anything that starts no new alternative (a look-ahead)."""
-        automaton = ahocorasick.Automaton()
+        literals: set[str] = set()
         for pattern in patterns:
             for alternative in top_level(pattern):
                 literal = leading_literal(alternative)
                 if not literal:
                     return None
-                # The automaton reports where a word ends: keep its length less one.
-                automaton.add_word(literal, len(literal) - 1)
-        automaton.make_automaton()
-        return cls(regex, automaton)
+                literals.add(literal)
+        # ahocorasick-rs over pyahocorasick: 18 against 32 us for the AI scan of a
+        # description, 13.5 against 55 for the salary anchors (bench corpus, issue 8).
+        return cls(regex, ahocorasick_rs.AhoCorasick(sorted(literals)))
 
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
         """The matches ``regex.finditer(text)`` gives, in order."""
-        starts = sorted({end - length for end, length in self._automaton.iter(text)})
+        found = self._automaton.find_matches_as_indexes(text, overlapping=True)
+        starts = sorted({start for _, start, _ in found})
         match = self._match
         end = 0
         for start in starts:
