@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.http import Validator
 from bot.models import SourceState
@@ -33,6 +34,16 @@ def _state(row: Any) -> SourceState:
         baseline_done=bool(row.baseline_done),
         failing_since=row.failing_since,
     )
+
+
+def _validators(value: Any) -> dict[str, Validator]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {
+        str(url): Validator.from_json(data)
+        for url, data in value.items()
+        if isinstance(data, Mapping)
+    }
 
 
 class SourceQueries(StoreBase):
@@ -64,13 +75,20 @@ class SourceQueries(StoreBase):
             value = await conn.scalar(
                 select(source_state.c.validators).where(source_state.c.name == name)
             )
-        if not isinstance(value, Mapping):
-            return {}
-        return {
-            str(url): Validator.from_json(data)
-            for url, data in value.items()
-            if isinstance(data, Mapping)
-        }
+        return _validators(value)
+
+    async def source_state_and_validators(
+        self, name: str
+    ) -> tuple[SourceState | None, dict[str, Validator]]:
+        """:meth:`source_state` and :meth:`validators` in one query: what a poll reads
+        before it fetches (one statement instead of two for each of them)."""
+        async with self._reader.connect() as conn:
+            row = (
+                await conn.execute(select(source_state).where(source_state.c.name == name))
+            ).first()
+        if row is None:
+            return None, {}
+        return _state(row), _validators(row.validators)
 
     async def listing_hash(self, name: str) -> str | None:
         """The hash of the source's listing as of its last successful poll."""
@@ -95,6 +113,31 @@ class SourceQueries(StoreBase):
         ``validators`` replaces the stored set; ``listing_hash=None`` keeps the stored one
         (a 304 says the listing is what it was).
         """
+        async with self._engine.begin() as conn:
+            await self._poll_succeeded_in(
+                conn,
+                name,
+                at=at,
+                validators=validators,
+                listing_hash=listing_hash,
+                item_count=item_count,
+                warnings=warnings,
+                next_attempt=next_attempt,
+            )
+
+    async def _poll_succeeded_in(
+        self,
+        conn: AsyncConnection,
+        name: str,
+        *,
+        at: datetime,
+        validators: Mapping[str, Validator],
+        listing_hash: str | None,
+        item_count: int,
+        warnings: Iterable[str],
+        next_attempt: datetime | None,
+    ) -> None:
+        """:meth:`poll_succeeded` inside ``conn``'s transaction."""
         values = {
             "last_attempt": at,
             "last_success": at,
@@ -113,8 +156,7 @@ class SourceQueries(StoreBase):
             stmt.excluded.listing_hash, source_state.c.listing_hash
         )
         stmt = stmt.on_conflict_do_update(index_elements=[source_state.c.name], set_=update_values)
-        async with self._engine.begin() as conn:
-            await conn.execute(stmt)
+        await conn.execute(stmt)
 
     async def poll_failed(
         self, name: str, *, at: datetime, error: str, next_attempt: datetime | None
