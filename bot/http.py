@@ -1,7 +1,6 @@
 """The polite HTTP client every source shares.
 
-One ``httpx`` client (on aiohttp's transport, which measured ~4x the throughput of
-httpx's own on this kind of machine: ../shared/MEASURED.md) with:
+One ``aiohttp`` client session with:
 
 * connect/read timeouts and a cap on the *decoded* body size, so a gzip bomb or an
   endless body stops at the cap instead of filling memory;
@@ -9,6 +8,13 @@ httpx's own on this kind of machine: ../shared/MEASURED.md) with:
   servers that send neither, so an unchanged board is reported as ``not_modified``;
 * per-host concurrency and spacing, and ``Retry-After`` surfaced as :class:`RateLimited`;
 * an honest User-Agent.
+
+aiohttp directly, not httpx on aiohttp's transport: the httpx layer cost more CPU than
+aiohttp itself for each request and each 16 KB of a body (a py-spy of an unchanged
+re-poll put ~14 % of the event loop's time in HTTP, most of it there; bench/README.md).
+A body is hashed as it arrives and kept as the chunks aiohttp read; they are joined
+only when a caller reads :attr:`Response.content`, which a source that learns its
+listing is unchanged often never does.
 
 Validators live in a plain dict the caller owns (one per source), so the pipeline can
 persist them only after the source's poll succeeded.
@@ -19,15 +25,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import ssl
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
-import httpx
-from httpx_aiohttp import HttpxAiohttpClient
+import aiohttp
 
 from bot.errors import (
     HTTPStatusError,
@@ -38,7 +44,14 @@ from bot.errors import (
     safe_url,
 )
 
-__all__ = ["HttpClient", "HttpSettings", "Response", "Validator", "parse_retry_after"]
+__all__ = [
+    "HttpClient",
+    "HttpSettings",
+    "Response",
+    "Validator",
+    "parse_retry_after",
+    "with_params",
+]
 
 _VERSION = "0.1.0"
 USER_AGENT = f"Marquee/{_VERSION} (+https://github.com/marquee-bot/marquee; job and news alert bot)"
@@ -80,13 +93,39 @@ class Validator:
         return cls(data.get("etag"), data.get("last_modified"), data.get("sha256"))
 
 
-@dataclass(frozen=True, slots=True)
 class Response:
-    url: str
-    status: int
-    headers: Mapping[str, str]
-    content: bytes
-    not_modified: bool = False
+    """One answer. ``content`` is the body (empty for a 304); it may be given as the
+    chunks it arrived in, joined on first use."""
+
+    __slots__ = ("_body", "headers", "not_modified", "status", "url")
+
+    def __init__(
+        self,
+        url: str,
+        status: int,
+        headers: Mapping[str, str],
+        content: bytes | Sequence[bytes] = b"",
+        not_modified: bool = False,
+    ) -> None:
+        self.url = url
+        self.status = status
+        self.headers = headers
+        self.not_modified = not_modified
+        self._body = content
+
+    @property
+    def content(self) -> bytes:
+        body = self._body
+        if not isinstance(body, bytes):
+            # one chunk is returned as it is, without a copy
+            body = self._body = b"".join(body)
+        return body
+
+    def __repr__(self) -> str:
+        return (
+            f"Response({self.url!r}, {self.status}, not_modified={self.not_modified}, "
+            f"{len(self.content)} bytes)"
+        )
 
     def json(self) -> Any:
         """Decode the body as JSON, or raise :class:`ParseError` naming the URL."""
@@ -128,25 +167,35 @@ class HttpClient:
 
     def __init__(self, settings: HttpSettings | None = None) -> None:
         self.settings = settings or HttpSettings()
-        self._client: httpx.AsyncClient | None = None
+        self._session: aiohttp.ClientSession | None = None
         self._hosts: dict[str, _Host] = {}
 
     async def __aenter__(self) -> HttpClient:
         s = self.settings
-        self._client = HttpxAiohttpClient(
-            timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
-            follow_redirects=True,
-            max_redirects=s.max_redirects,
+        connector = aiohttp.TCPConnector(
+            limit=64, limit_per_host=0, keepalive_timeout=5.0, ssl=_ssl_context()
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
             headers={"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            # ``connect`` covers the wait for a pooled connection too; ``total`` is
+            # request()'s own deadline, which also bounds reading the body.
+            timeout=aiohttp.ClientTimeout(
+                total=None,
+                connect=s.read_timeout,
+                sock_connect=s.connect_timeout,
+                sock_read=s.read_timeout,
+            ),
+            # Cookies a board sets are sent back to it, IP-address hosts included.
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
             trust_env=False,
         )
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def get(
         self,
@@ -183,9 +232,9 @@ class HttpClient:
         content: bytes | None = None,
         validators: MutableMapping[str, Validator] | None = None,
     ) -> Response:
-        if self._client is None:
+        if self._session is None:
             raise RuntimeError("HttpClient used outside 'async with'")
-        request_url = str(httpx.URL(url, params=params)) if params else url
+        request_url = with_params(url, params) if params else url
         # POST bodies are part of what identifies a listing page (Workday's offset).
         cache_key = request_url if content is None else f"{request_url} {content.decode()}"
         previous = validators.get(cache_key) if validators is not None else None
@@ -201,8 +250,8 @@ class HttpClient:
             await self._space(host)
             try:
                 async with asyncio.timeout(self.settings.total_timeout):
-                    status, resp_headers, body = await self._send(
-                        method, request_url, hdrs, content
+                    status, resp_headers, chunks, digest = await self._send(
+                        method, request_url, hdrs, content, digest=validators is not None
                     )
             except TimeoutError as err:
                 raise TransportError(
@@ -218,39 +267,71 @@ class HttpClient:
         if status >= 400:
             raise HTTPStatusError(status, url=safe_url(request_url))
 
-        if validators is None:  # not a conditional request: nothing to compare or keep
-            return Response(request_url, status, resp_headers, body)
-        digest = hashlib.sha256(body).hexdigest()
+        if validators is None or digest is None:  # not conditional: nothing to compare or keep
+            return Response(request_url, status, resp_headers, chunks)
         unchanged = previous is not None and previous.sha256 == digest
         validators[cache_key] = Validator(
             resp_headers.get("etag"), resp_headers.get("last-modified"), digest
         )
-        return Response(request_url, status, resp_headers, body, not_modified=unchanged)
+        return Response(request_url, status, resp_headers, chunks, not_modified=unchanged)
 
     async def _send(
-        self, method: str, url: str, headers: Mapping[str, str], content: bytes | None
-    ) -> tuple[int, dict[str, str], bytes]:
-        assert self._client is not None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        *,
+        digest: bool,
+    ) -> tuple[int, dict[str, str], list[bytes], str | None]:
+        """Status, headers (lower-case names), the body's chunks as aiohttp read them
+        and, with ``digest``, the SHA-256 of the body, computed while it arrives."""
+        assert self._session is not None
         cap = self.settings.max_body_bytes
         try:
-            async with self._client.stream(method, url, headers=headers, content=content) as r:
-                declared = r.headers.get("content-length")
+            async with self._session.request(
+                method,
+                url,
+                headers=headers,
+                data=content,
+                allow_redirects=True,
+                max_redirects=self.settings.max_redirects,
+            ) as r:
+                declared = r.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > cap:
                     raise TooLarge(cap, url=safe_url(url))
+                headers_out: dict[str, str] = {}
+                for name, value in r.headers.items():
+                    name = name.lower()
+                    # repeated headers read as one, comma-separated (RFC 9110, 5.3)
+                    seen = headers_out.get(name)
+                    headers_out[name] = value if seen is None else f"{seen}, {value}"
+                hasher = hashlib.sha256() if digest and r.status < 300 else None
                 chunks: list[bytes] = []
                 size = 0
-                async for chunk in r.aiter_bytes():
+                stream = r.content
+                while True:
+                    # the chunks aiohttp buffered, one at a time and without a copy
+                    # (readany() would join what is buffered)
+                    chunk, _ = await stream.readchunk()
+                    if not chunk:
+                        break
                     size += len(chunk)
                     if size > cap:
                         raise TooLarge(cap, url=safe_url(url))
+                    if hasher is not None:
+                        hasher.update(chunk)
                     chunks.append(chunk)
-                headers_out = {k.lower(): v for k, v in r.headers.items()}
-                return r.status_code, headers_out, b"".join(chunks)
-        except httpx.TooManyRedirects as err:
+                return r.status, headers_out, chunks, hasher.hexdigest() if hasher else None
+        except aiohttp.TooManyRedirects as err:
             raise TransportError("too many redirects", url=safe_url(url)) from err
-        except httpx.DecodingError as err:
-            raise TransportError(f"undecodable body: {err}", url=safe_url(url)) from err
-        except (httpx.TransportError, OSError) as err:
+        except aiohttp.ClientPayloadError as err:
+            cause = err.__cause__
+            if isinstance(cause, aiohttp.http_exceptions.ContentEncodingError):
+                detail = " ".join(str(cause.message).split())
+                raise TransportError(f"undecodable body: {detail}", url=safe_url(url)) from err
+            raise TransportError(_describe(err), url=safe_url(url)) from err
+        except (aiohttp.ClientError, OSError) as err:
             raise TransportError(_describe(err), url=safe_url(url)) from err
 
     def _host(self, url: str) -> _Host:
@@ -273,15 +354,41 @@ class HttpClient:
             await asyncio.sleep(wait)
 
 
+def with_params(url: str, params: Mapping[str, str | int]) -> str:
+    """``url`` with its query replaced by ``params``, form-encoded: the same string
+    httpx built, since it keys the stored validators."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(params), parts.fragment))
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """Certificates as before, when httpx chose them: certifi's bundle when installed."""
+    try:
+        import certifi
+    except ImportError:  # pragma: no cover - certifi comes with the dependencies
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def _describe(err: Exception) -> str:
-    """What went wrong, in words. (The aiohttp transport reports a failed DNS look-up or
-    a refused connection as ``ConnectTimeout``; the message tells which it was.)"""
+    """What went wrong, in words. The URL is left out: some exceptions' text carries
+    it with its query string (which may hold keys); the caller adds it safely."""
+    if isinstance(err, aiohttp.InvalidURL):
+        return "invalid URL"
+    if isinstance(err, aiohttp.ClientResponseError):
+        return f"HTTP error: {err.message}" if err.message else type(err).__name__
     detail = str(err)
-    if isinstance(err, httpx.ConnectError | httpx.ConnectTimeout | ConnectionError):
+    if isinstance(err, aiohttp.ClientConnectorError | ConnectionRefusedError):
         what = "cannot connect"
-    elif isinstance(err, httpx.TimeoutException | TimeoutError):
+    elif isinstance(err, aiohttp.ServerTimeoutError | TimeoutError):
         what = "timed out"
-    elif isinstance(err, httpx.RemoteProtocolError | httpx.ReadError):
+    elif isinstance(
+        err,
+        aiohttp.ServerDisconnectedError
+        | aiohttp.ClientPayloadError
+        | aiohttp.ClientOSError
+        | ConnectionError,
+    ):
         what = "connection broken"
     else:
         what = type(err).__name__

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.http import Validator
@@ -34,6 +37,36 @@ def _state(row: Any) -> SourceState:
         baseline_done=bool(row.baseline_done),
         failing_since=row.failing_since,
     )
+
+
+# a source's row, built once (see _success_upsert)
+_STATE = select(source_state).where(source_state.c.name == bindparam("name"))
+
+
+@functools.cache
+def _success_upsert(dialect: str) -> Any:
+    """The upsert of :meth:`SourceQueries.poll_succeeded`, built once per dialect and
+    run with its values as parameters (building it cost as much CPU as running it,
+    once per poll). A ``listing_hash`` of ``None`` keeps the stored one."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    c = source_state.c
+    at = bindparam("at", type_=c.last_attempt.type)
+    values = {
+        "last_attempt": at,
+        "last_success": at,
+        "last_error": None,
+        "failure_count": 0,
+        "next_attempt": bindparam("next_attempt", type_=c.next_attempt.type),
+        "item_count": bindparam("item_count", type_=c.item_count.type),
+        "validators": bindparam("validators", type_=c.validators.type),
+        "listing_hash": bindparam("listing_hash", type_=c.listing_hash.type),
+        "warnings": bindparam("warnings", type_=c.warnings.type),
+        "failing_since": None,
+    }
+    stmt = insert(source_state).values(name=bindparam("name", type_=c.name.type), **values)
+    update_values = dict(values)
+    update_values["listing_hash"] = func.coalesce(stmt.excluded.listing_hash, c.listing_hash)
+    return stmt.on_conflict_do_update(index_elements=[c.name], set_=update_values)
 
 
 def _validators(value: Any) -> dict[str, Validator]:
@@ -83,9 +116,7 @@ class SourceQueries(StoreBase):
         """:meth:`source_state` and :meth:`validators` in one query: what a poll reads
         before it fetches (one statement instead of two for each of them)."""
         async with self._reader.connect() as conn:
-            row = (
-                await conn.execute(select(source_state).where(source_state.c.name == name))
-            ).first()
+            row = (await conn.execute(_STATE, {"name": name})).first()
         if row is None:
             return None, {}
         return _state(row), _validators(row.validators)
@@ -138,25 +169,18 @@ class SourceQueries(StoreBase):
         next_attempt: datetime | None,
     ) -> None:
         """:meth:`poll_succeeded` inside ``conn``'s transaction."""
-        values = {
-            "last_attempt": at,
-            "last_success": at,
-            "last_error": None,
-            "failure_count": 0,
-            "next_attempt": next_attempt,
-            "item_count": item_count,
-            "validators": {url: v.to_json() for url, v in validators.items()},
-            "listing_hash": listing_hash,
-            "warnings": [str(w)[:_MAX_ERROR] for w in warnings][:_MAX_WARNINGS],
-            "failing_since": None,
-        }
-        stmt = self._insert(source_state).values(name=name, **values)
-        update_values = dict(values)
-        update_values["listing_hash"] = func.coalesce(
-            stmt.excluded.listing_hash, source_state.c.listing_hash
+        await conn.execute(
+            _success_upsert(self.dialect),
+            {
+                "name": name,
+                "at": at,
+                "next_attempt": next_attempt,
+                "item_count": item_count,
+                "validators": {url: v.to_json() for url, v in validators.items()},
+                "listing_hash": listing_hash,
+                "warnings": [str(w)[:_MAX_ERROR] for w in warnings][:_MAX_WARNINGS],
+            },
         )
-        stmt = stmt.on_conflict_do_update(index_elements=[source_state.c.name], set_=update_values)
-        await conn.execute(stmt)
 
     async def poll_failed(
         self, name: str, *, at: datetime, error: str, next_attempt: datetime | None
