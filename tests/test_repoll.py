@@ -2,7 +2,9 @@
 was reads and writes, on SQLite and PostgreSQL.
 
 A poll reads its source's state and conditional-GET memory in one query, and records a
-not-modified listing and its success in one transaction.
+not-modified listing and its success in one transaction. A Lever page with the same
+bytes as last time is treated like a 304: not decoded, followed by the next page only
+where the last poll went on.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ import pytest
 
 from bot.errors import StorageError
 from bot.http import Validator
+from bot.sources.base import PollContext
 from storage import open_store
+from tests.fakes.boards_lever import FakeLever, bulk
+from tests.fakes.http import FakeHTTPServer
+from tests.test_sources_lever import source as lever
 from tests.test_storage_postings import POLL, T0, Router, job, kinds
 
 URL = "https://boards-api.example/v1/boards/netflix/jobs"
@@ -99,3 +105,41 @@ async def test_a_not_modified_poll_is_one_transaction(store):
     assert await store.count_listings() == 3
     assert await store.source_state("netflix") == before
     assert kinds(await store.apply_not_modified("netflix", at=T0 + 3 * POLL)) == [("closed", "3")]
+
+
+# -- Lever: a page with the same bytes as last time is treated as a 304 --------------
+
+
+@pytest.fixture
+async def server():
+    async with FakeHTTPServer() as s:
+        yield s
+
+
+async def test_an_unchanged_lever_board_is_paged_as_last_time_and_not_parsed(server, http):
+    board = FakeLever(server, postings=bulk(25))  # no ETag: the body hash decides
+    src, ctx = lever(server, page_size=10), PollContext(http)
+    assert len((await src.fetch(ctx)).postings) == 25
+    server.requests.clear()
+    assert (await src.fetch(ctx)).not_modified
+    assert [r.query["skip"] for r in server.requests_to(board.path)] == ["0", "10", "20"]
+
+    # One page changes: the unchanged ones are parsed from the bodies this poll read.
+    board.postings[24]["text"] = "Staff Engineer 24"
+    server.requests.clear()
+    fetched = await src.fetch(ctx)
+    assert len(fetched.postings) == 25 and fetched.postings[-1].title == "Staff Engineer 24"
+    assert [r.query["skip"] for r in server.requests] == ["0", "10", "20"]
+
+
+async def test_an_unchanged_page_goes_on_only_where_the_last_poll_went(server, http):
+    # A server that ignores skip answers a full first page and repeats it: the first
+    # poll notices the repeat and forgets the second page; the next poll of the same
+    # bytes stops after the first page without asking for the repeat again.
+    server.json("/v0/postings/acme", bulk(10))
+    src, ctx = lever(server, page_size=10), PollContext(http)
+    assert len((await src.fetch(ctx)).postings) == 10
+    assert len(server.requests) == 2
+    server.requests.clear()
+    assert (await src.fetch(ctx)).not_modified
+    assert [r.query["skip"] for r in server.requests] == ["0"]
