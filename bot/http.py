@@ -1,6 +1,7 @@
 """The polite HTTP client every source shares.
 
-One ``aiohttp`` client session with:
+One ``httpx`` client (on aiohttp's transport, which measured ~4x the throughput of
+httpx's own on this kind of machine: ../shared/MEASURED.md) with:
 
 * connect/read timeouts and a cap on the *decoded* body size, so a gzip bomb or an
   endless body stops at the cap instead of filling memory;
@@ -9,12 +10,11 @@ One ``aiohttp`` client session with:
 * per-host concurrency and spacing, and ``Retry-After`` surfaced as :class:`RateLimited`;
 * an honest User-Agent.
 
-aiohttp directly, not httpx on aiohttp's transport: the httpx layer cost more CPU than
-aiohttp itself for each request and each 16 KB of a body (a py-spy of an unchanged
-re-poll put ~14 % of the event loop's time in HTTP, most of it there; bench/README.md).
-A body is hashed as it arrives and kept as the chunks aiohttp read; they are joined
-only when a caller reads :attr:`Response.content`, which a source that learns its
-listing is unchanged often never does.
+Most polls find their board unchanged, and most of an unchanged board's bytes are a
+body that is only hashed (bench/README.md, "Unchanged re-poll"): the body is hashed as
+it arrives and kept as the chunks it came in, joined only when a caller reads
+:attr:`Response.content`, which a source that learns its listing is unchanged often
+never does.
 
 Validators live in a plain dict the caller owns (one per source), so the pipeline can
 persist them only after the source's poll succeeded.
@@ -23,17 +23,20 @@ persist them only after the source's poll succeeded.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
-import ssl
 import time
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import aiohttp
+import httpx
+from httpx_aiohttp import HttpxAiohttpClient
+from httpx_aiohttp.transport import AiohttpResponseStream, AiohttpTransport
 
 from bot.errors import (
     HTTPStatusError,
@@ -44,14 +47,7 @@ from bot.errors import (
     safe_url,
 )
 
-__all__ = [
-    "HttpClient",
-    "HttpSettings",
-    "Response",
-    "Validator",
-    "parse_retry_after",
-    "with_params",
-]
+__all__ = ["HttpClient", "HttpSettings", "Response", "Validator", "parse_retry_after"]
 
 _VERSION = "0.1.0"
 USER_AGENT = f"Marquee/{_VERSION} (+https://github.com/marquee-bot/marquee; job and news alert bot)"
@@ -167,35 +163,32 @@ class HttpClient:
 
     def __init__(self, settings: HttpSettings | None = None) -> None:
         self.settings = settings or HttpSettings()
-        self._session: aiohttp.ClientSession | None = None
+        self._client: httpx.AsyncClient | None = None
         self._hosts: dict[str, _Host] = {}
 
     async def __aenter__(self) -> HttpClient:
         s = self.settings
-        connector = aiohttp.TCPConnector(
-            limit=64, limit_per_host=0, keepalive_timeout=5.0, ssl=_ssl_context()
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+        # aiohttp's transport as HttpxAiohttpClient makes it, with a session whose
+        # connections read in heap-sized pieces (see _SmallReads)
+        transport = _Transport(
+            trust_env=False, limits=limits, client=functools.partial(_session, limits)
         )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
+        self._client = HttpxAiohttpClient(
+            timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
+            follow_redirects=True,
+            max_redirects=s.max_redirects,
             headers={"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
-            # ``connect`` covers the wait for a pooled connection too; ``total`` is
-            # request()'s own deadline, which also bounds reading the body.
-            timeout=aiohttp.ClientTimeout(
-                total=None,
-                connect=s.read_timeout,
-                sock_connect=s.connect_timeout,
-                sock_read=s.read_timeout,
-            ),
-            # Cookies a board sets are sent back to it, IP-address hosts included.
-            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            limits=limits,
             trust_env=False,
+            transport=transport,
         )
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def get(
         self,
@@ -232,9 +225,10 @@ class HttpClient:
         content: bytes | None = None,
         validators: MutableMapping[str, Validator] | None = None,
     ) -> Response:
-        if self._session is None:
+        if self._client is None:
             raise RuntimeError("HttpClient used outside 'async with'")
-        request_url = with_params(url, params) if params else url
+        request_url = str(httpx.URL(url, params=params)) if params else url
+        parsed, netloc = _parse(request_url)
         # POST bodies are part of what identifies a listing page (Workday's offset).
         cache_key = request_url if content is None else f"{request_url} {content.decode()}"
         previous = validators.get(cache_key) if validators is not None else None
@@ -245,13 +239,13 @@ class HttpClient:
             if previous.last_modified:
                 hdrs["If-Modified-Since"] = previous.last_modified
 
-        host = self._host(request_url)
+        host = self._host(netloc)
         async with host.semaphore:
             await self._space(host)
             try:
                 async with asyncio.timeout(self.settings.total_timeout):
                     status, resp_headers, chunks, digest = await self._send(
-                        method, request_url, hdrs, content, digest=validators is not None
+                        method, parsed, hdrs, content, digest=validators is not None
                     )
             except TimeoutError as err:
                 raise TransportError(
@@ -278,64 +272,42 @@ class HttpClient:
     async def _send(
         self,
         method: str,
-        url: str,
+        url: httpx.URL,
         headers: Mapping[str, str],
         content: bytes | None,
         *,
         digest: bool,
     ) -> tuple[int, dict[str, str], list[bytes], str | None]:
-        """Status, headers (lower-case names), the body's chunks as aiohttp read them
-        and, with ``digest``, the SHA-256 of the body, computed while it arrives."""
-        assert self._session is not None
+        """Status, headers (lower-case names), the decoded body's chunks and, with
+        ``digest``, its SHA-256, computed while it arrives."""
+        assert self._client is not None
         cap = self.settings.max_body_bytes
+        where = safe_url(str(url))
         try:
-            async with self._session.request(
-                method,
-                url,
-                headers=headers,
-                data=content,
-                allow_redirects=True,
-                max_redirects=self.settings.max_redirects,
-            ) as r:
-                declared = r.headers.get("Content-Length")
+            async with self._client.stream(method, url, headers=headers, content=content) as r:
+                declared = r.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > cap:
-                    raise TooLarge(cap, url=safe_url(url))
-                headers_out: dict[str, str] = {}
-                for name, value in r.headers.items():
-                    name = name.lower()
-                    # repeated headers read as one, comma-separated (RFC 9110, 5.3)
-                    seen = headers_out.get(name)
-                    headers_out[name] = value if seen is None else f"{seen}, {value}"
-                hasher = hashlib.sha256() if digest and r.status < 300 else None
+                    raise TooLarge(cap, url=where)
+                hasher = hashlib.sha256() if digest and r.status_code < 300 else None
                 chunks: list[bytes] = []
                 size = 0
-                stream = r.content
-                while True:
-                    # the chunks aiohttp buffered, one at a time and without a copy
-                    # (readany() would join what is buffered)
-                    chunk, _ = await stream.readchunk()
-                    if not chunk:
-                        break
+                async for chunk in r.aiter_bytes():
                     size += len(chunk)
                     if size > cap:
-                        raise TooLarge(cap, url=safe_url(url))
+                        raise TooLarge(cap, url=where)
                     if hasher is not None:
                         hasher.update(chunk)
                     chunks.append(chunk)
-                return r.status, headers_out, chunks, hasher.hexdigest() if hasher else None
-        except aiohttp.TooManyRedirects as err:
-            raise TransportError("too many redirects", url=safe_url(url)) from err
-        except aiohttp.ClientPayloadError as err:
-            cause = err.__cause__
-            if isinstance(cause, aiohttp.http_exceptions.ContentEncodingError):
-                detail = " ".join(str(cause.message).split())
-                raise TransportError(f"undecodable body: {detail}", url=safe_url(url)) from err
-            raise TransportError(_describe(err), url=safe_url(url)) from err
-        except (aiohttp.ClientError, OSError) as err:
-            raise TransportError(_describe(err), url=safe_url(url)) from err
+                headers_out = {k.lower(): v for k, v in r.headers.items()}
+                return r.status_code, headers_out, chunks, hasher.hexdigest() if hasher else None
+        except httpx.TooManyRedirects as err:
+            raise TransportError("too many redirects", url=where) from err
+        except httpx.DecodingError as err:
+            raise TransportError(f"undecodable body: {err}", url=where) from err
+        except (httpx.TransportError, OSError) as err:
+            raise TransportError(_describe(err), url=where) from err
 
-    def _host(self, url: str) -> _Host:
-        netloc = urlsplit(url).netloc.lower()
+    def _host(self, netloc: str) -> _Host:
         host = self._hosts.get(netloc)
         if host is None:
             limit = asyncio.Semaphore(self.settings.per_host_concurrency)
@@ -354,41 +326,67 @@ class HttpClient:
             await asyncio.sleep(wait)
 
 
-def with_params(url: str, params: Mapping[str, str | int]) -> str:
-    """``url`` with its query replaced by ``params``, form-encoded: the same string
-    httpx built, since it keys the stored validators."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(params), parts.fragment))
+# Bytes of a body per chunk, and per read from the socket. httpx-aiohttp hands a body
+# over 16 KB at a time (a copy each, and each through four async generators: 28,000
+# chunks for the 450 MB of an unchanged re-poll); asyncio reads 256 KiB at a time, a
+# buffer just over the 256 KiB mmap threshold of bot.cpu's tune_malloc, so each read
+# mapped fresh zeroed pages, faulted them in and unmapped them again. At 128 KiB both
+# stay in the heap.
+_READ_SIZE = 128 * 1024
 
 
-def _ssl_context() -> ssl.SSLContext:
-    """Certificates as before, when httpx chose them: certifi's bundle when installed."""
-    try:
-        import certifi
-    except ImportError:  # pragma: no cover - certifi comes with the dependencies
-        return ssl.create_default_context()
-    return ssl.create_default_context(cafile=certifi.where())
+class _Transport(AiohttpTransport):
+    """httpx-aiohttp's transport, handing a body that is not compressed over in
+    :data:`_READ_SIZE` chunks. A compressed one keeps its 16 KB chunks: httpx inflates
+    each chunk whole, so a chunk of a gzip bomb must stay small (16 KB inflates to at
+    most ~16 MB before the size cap is checked)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if isinstance(response.stream, AiohttpResponseStream) and encoding in ("", "identity"):
+            response.stream.CHUNK_SIZE = _READ_SIZE
+        return response
+
+
+class _SmallReads(aiohttp.ClientResponse):
+    """A response that has its connection read at most :data:`_READ_SIZE` bytes at a
+    time (asyncio's selector transport reads ``max_size`` bytes; others lack it)."""
+
+    async def start(self, connection: Any) -> aiohttp.ClientResponse:
+        transport = connection.transport
+        if transport is not None and getattr(transport, "max_size", 0) > _READ_SIZE:
+            transport.max_size = _READ_SIZE
+        return await super().start(connection)
+
+
+def _session(limits: httpx.Limits) -> aiohttp.ClientSession:
+    """The aiohttp session under httpx: what httpx-aiohttp would build (connection
+    limit, keep-alive expiry, httpx's TLS context) with :class:`_SmallReads`."""
+    connector = aiohttp.TCPConnector(
+        limit=limits.max_connections or 0,
+        keepalive_timeout=limits.keepalive_expiry,
+        ssl=httpx.create_ssl_context(trust_env=False),
+    )
+    return aiohttp.ClientSession(connector=connector, response_class=_SmallReads)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(url: str) -> tuple[httpx.URL, str]:
+    """``url`` parsed for httpx, and its host key: the same boards' pages are asked
+    each poll, and parsing a URL was a tenth of httpx's work for a request."""
+    return httpx.URL(url), urlsplit(url).netloc.lower()
 
 
 def _describe(err: Exception) -> str:
-    """What went wrong, in words. The URL is left out: some exceptions' text carries
-    it with its query string (which may hold keys); the caller adds it safely."""
-    if isinstance(err, aiohttp.InvalidURL):
-        return "invalid URL"
-    if isinstance(err, aiohttp.ClientResponseError):
-        return f"HTTP error: {err.message}" if err.message else type(err).__name__
+    """What went wrong, in words. (The aiohttp transport reports a failed DNS look-up or
+    a refused connection as ``ConnectTimeout``; the message tells which it was.)"""
     detail = str(err)
-    if isinstance(err, aiohttp.ClientConnectorError | ConnectionRefusedError):
+    if isinstance(err, httpx.ConnectError | httpx.ConnectTimeout | ConnectionError):
         what = "cannot connect"
-    elif isinstance(err, aiohttp.ServerTimeoutError | TimeoutError):
+    elif isinstance(err, httpx.TimeoutException | TimeoutError):
         what = "timed out"
-    elif isinstance(
-        err,
-        aiohttp.ServerDisconnectedError
-        | aiohttp.ClientPayloadError
-        | aiohttp.ClientOSError
-        | ConnectionError,
-    ):
+    elif isinstance(err, httpx.RemoteProtocolError | httpx.ReadError):
         what = "connection broken"
     else:
         what = type(err).__name__

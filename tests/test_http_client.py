@@ -1,5 +1,5 @@
-"""The polite client on aiohttp (bot/http.py): what it kept from httpx, and the body
-hashed as it arrives and joined only when read. Against a real local server."""
+"""The polite client (bot/http.py): a body hashed as it arrives, in pieces, and joined
+only when read; what the client did before stays. Against a real local server."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from bot.errors import TransportError
-from bot.http import Response, with_params
+from bot.http import Response
 from tests.fakes.http import FakeHTTPServer
 
 
@@ -82,15 +82,20 @@ async def test_repeated_headers_read_as_one(http):
     assert resp.headers["link"] == "<a>; rel=next, <b>; rel=last"
 
 
-def test_params_replace_the_query_form_encoded():
-    assert (
-        with_params("https://x.example/p?old=1", {"domain": "a b.com", "start": 0})
-        == "https://x.example/p?domain=a+b.com&start=0"
-    )
-    assert (
-        with_params("http://127.0.0.1:8080/v1/companies/Acme%20Co/postings", {"q": "ä/&="})
-        == "http://127.0.0.1:8080/v1/companies/Acme%20Co/postings?q=%C3%A4%2F%26%3D"
-    )
+async def test_params_key_the_validators_by_the_url_asked(http):
+    async with FakeHTTPServer() as server:
+        server.json("/postings", {"content": []})
+        validators: dict = {}
+        for _ in range(2):  # the second time from the parsed-URL cache
+            resp = await http.get(
+                server.url + "/postings?old=1",
+                params={"limit": 100, "q": "a b/é"},
+                validators=validators,
+            )
+        asked = server.requests_to("/postings")
+    url = server.url + "/postings?limit=100&q=a+b%2F%C3%A9"
+    assert list(validators) == [url] and resp.url == url and resp.not_modified
+    assert [r.query for r in asked] == [{"limit": "100", "q": "a b/é"}] * 2
 
 
 def test_a_response_joins_its_chunks_once():
