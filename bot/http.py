@@ -228,7 +228,8 @@ class HttpClient:
         if self._client is None:
             raise RuntimeError("HttpClient used outside 'async with'")
         request_url = str(httpx.URL(url, params=params)) if params else url
-        parsed, netloc = _parse(request_url)
+        # listing pages (asked conditionally) come back each poll; details do not
+        parsed, netloc = (_parse if validators is not None else _parse.__wrapped__)(request_url)
         # POST bodies are part of what identifies a listing page (Workday's offset).
         cache_key = request_url if content is None else f"{request_url} {content.decode()}"
         previous = validators.get(cache_key) if validators is not None else None
@@ -371,10 +372,11 @@ def _session(limits: httpx.Limits) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=connector, response_class=_SmallReads)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=2048)
 def _parse(url: str) -> tuple[httpx.URL, str]:
     """``url`` parsed for httpx, and its host key: the same boards' pages are asked
-    each poll, and parsing a URL was a tenth of httpx's work for a request."""
+    each poll, and parsing a URL was a tenth of httpx's work for a request. (2,048
+    hold the ~1,800 listing pages of the bench's 500 boards, ~1 MB.)"""
     return httpx.URL(url), urlsplit(url).netloc.lower()
 
 
