@@ -10,6 +10,12 @@ httpx's own on this kind of machine: ../shared/MEASURED.md) with:
 * per-host concurrency and spacing, and ``Retry-After`` surfaced as :class:`RateLimited`;
 * an honest User-Agent.
 
+Most polls find their board unchanged, and most of an unchanged board's bytes are a
+body that is only hashed (bench/README.md, "Unchanged re-poll"): the body is hashed as
+it arrives and kept as the chunks it came in, joined only when a caller reads
+:attr:`Response.content`, which a source that learns its listing is unchanged often
+never does.
+
 Validators live in a plain dict the caller owns (one per source), so the pipeline can
 persist them only after the source's poll succeeded.
 """
@@ -17,17 +23,20 @@ persist them only after the source's poll succeeded.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import httpx
 from httpx_aiohttp import HttpxAiohttpClient
+from httpx_aiohttp.transport import AiohttpResponseStream, AiohttpTransport
 
 from bot.errors import (
     HTTPStatusError,
@@ -80,13 +89,39 @@ class Validator:
         return cls(data.get("etag"), data.get("last_modified"), data.get("sha256"))
 
 
-@dataclass(frozen=True, slots=True)
 class Response:
-    url: str
-    status: int
-    headers: Mapping[str, str]
-    content: bytes
-    not_modified: bool = False
+    """One answer. ``content`` is the body (empty for a 304); it may be given as the
+    chunks it arrived in, joined on first use."""
+
+    __slots__ = ("_body", "headers", "not_modified", "status", "url")
+
+    def __init__(
+        self,
+        url: str,
+        status: int,
+        headers: Mapping[str, str],
+        content: bytes | Sequence[bytes] = b"",
+        not_modified: bool = False,
+    ) -> None:
+        self.url = url
+        self.status = status
+        self.headers = headers
+        self.not_modified = not_modified
+        self._body = content
+
+    @property
+    def content(self) -> bytes:
+        body = self._body
+        if not isinstance(body, bytes):
+            # one chunk is returned as it is, without a copy
+            body = self._body = b"".join(body)
+        return body
+
+    def __repr__(self) -> str:
+        return (
+            f"Response({self.url!r}, {self.status}, not_modified={self.not_modified}, "
+            f"{len(self.content)} bytes)"
+        )
 
     def json(self) -> Any:
         """Decode the body as JSON, or raise :class:`ParseError` naming the URL."""
@@ -133,13 +168,20 @@ class HttpClient:
 
     async def __aenter__(self) -> HttpClient:
         s = self.settings
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+        # aiohttp's transport as HttpxAiohttpClient makes it, with a session whose
+        # connections read in heap-sized pieces (see _SmallReads)
+        transport = _Transport(
+            trust_env=False, limits=limits, client=functools.partial(_session, limits)
+        )
         self._client = HttpxAiohttpClient(
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
             follow_redirects=True,
             max_redirects=s.max_redirects,
             headers={"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            limits=limits,
             trust_env=False,
+            transport=transport,
         )
         return self
 
@@ -186,6 +228,8 @@ class HttpClient:
         if self._client is None:
             raise RuntimeError("HttpClient used outside 'async with'")
         request_url = str(httpx.URL(url, params=params)) if params else url
+        # listing pages (asked conditionally) come back each poll; details do not
+        parsed, netloc = (_parse if validators is not None else _parse.__wrapped__)(request_url)
         # POST bodies are part of what identifies a listing page (Workday's offset).
         cache_key = request_url if content is None else f"{request_url} {content.decode()}"
         previous = validators.get(cache_key) if validators is not None else None
@@ -196,13 +240,13 @@ class HttpClient:
             if previous.last_modified:
                 hdrs["If-Modified-Since"] = previous.last_modified
 
-        host = self._host(request_url)
+        host = self._host(netloc)
         async with host.semaphore:
             await self._space(host)
             try:
                 async with asyncio.timeout(self.settings.total_timeout):
-                    status, resp_headers, body = await self._send(
-                        method, request_url, hdrs, content
+                    status, resp_headers, chunks, digest = await self._send(
+                        method, parsed, hdrs, content, digest=validators is not None
                     )
             except TimeoutError as err:
                 raise TransportError(
@@ -218,43 +262,53 @@ class HttpClient:
         if status >= 400:
             raise HTTPStatusError(status, url=safe_url(request_url))
 
-        if validators is None:  # not a conditional request: nothing to compare or keep
-            return Response(request_url, status, resp_headers, body)
-        digest = hashlib.sha256(body).hexdigest()
+        if validators is None or digest is None:  # not conditional: nothing to compare or keep
+            return Response(request_url, status, resp_headers, chunks)
         unchanged = previous is not None and previous.sha256 == digest
         validators[cache_key] = Validator(
             resp_headers.get("etag"), resp_headers.get("last-modified"), digest
         )
-        return Response(request_url, status, resp_headers, body, not_modified=unchanged)
+        return Response(request_url, status, resp_headers, chunks, not_modified=unchanged)
 
     async def _send(
-        self, method: str, url: str, headers: Mapping[str, str], content: bytes | None
-    ) -> tuple[int, dict[str, str], bytes]:
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        *,
+        digest: bool,
+    ) -> tuple[int, dict[str, str], list[bytes], str | None]:
+        """Status, headers (lower-case names), the decoded body's chunks and, with
+        ``digest``, its SHA-256, computed while it arrives."""
         assert self._client is not None
         cap = self.settings.max_body_bytes
+        where = safe_url(str(url))
         try:
             async with self._client.stream(method, url, headers=headers, content=content) as r:
                 declared = r.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > cap:
-                    raise TooLarge(cap, url=safe_url(url))
+                    raise TooLarge(cap, url=where)
+                hasher = hashlib.sha256() if digest and r.status_code < 300 else None
                 chunks: list[bytes] = []
                 size = 0
                 async for chunk in r.aiter_bytes():
                     size += len(chunk)
                     if size > cap:
-                        raise TooLarge(cap, url=safe_url(url))
+                        raise TooLarge(cap, url=where)
+                    if hasher is not None:
+                        hasher.update(chunk)
                     chunks.append(chunk)
                 headers_out = {k.lower(): v for k, v in r.headers.items()}
-                return r.status_code, headers_out, b"".join(chunks)
+                return r.status_code, headers_out, chunks, hasher.hexdigest() if hasher else None
         except httpx.TooManyRedirects as err:
-            raise TransportError("too many redirects", url=safe_url(url)) from err
+            raise TransportError("too many redirects", url=where) from err
         except httpx.DecodingError as err:
-            raise TransportError(f"undecodable body: {err}", url=safe_url(url)) from err
+            raise TransportError(f"undecodable body: {err}", url=where) from err
         except (httpx.TransportError, OSError) as err:
-            raise TransportError(_describe(err), url=safe_url(url)) from err
+            raise TransportError(_describe(err), url=where) from err
 
-    def _host(self, url: str) -> _Host:
-        netloc = urlsplit(url).netloc.lower()
+    def _host(self, netloc: str) -> _Host:
         host = self._hosts.get(netloc)
         if host is None:
             limit = asyncio.Semaphore(self.settings.per_host_concurrency)
@@ -271,6 +325,59 @@ class HttpClient:
             host.next_start = max(now, host.next_start) + spacing
         if wait > 0:
             await asyncio.sleep(wait)
+
+
+# Bytes of a body per chunk, and per read from the socket. httpx-aiohttp hands a body
+# over 16 KB at a time (a copy each, and each through four async generators: 28,000
+# chunks for the 450 MB of an unchanged re-poll); asyncio reads 256 KiB at a time, a
+# buffer just over the 256 KiB mmap threshold of bot.cpu's tune_malloc, so each read
+# mapped fresh zeroed pages, faulted them in and unmapped them again. At 128 KiB both
+# stay in the heap.
+_READ_SIZE = 128 * 1024
+
+
+class _Transport(AiohttpTransport):
+    """httpx-aiohttp's transport, handing a body that is not compressed over in
+    :data:`_READ_SIZE` chunks. A compressed one keeps its 16 KB chunks: httpx inflates
+    each chunk whole, so a chunk of a gzip bomb must stay small (16 KB inflates to at
+    most ~16 MB before the size cap is checked)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if isinstance(response.stream, AiohttpResponseStream) and encoding in ("", "identity"):
+            response.stream.CHUNK_SIZE = _READ_SIZE
+        return response
+
+
+class _SmallReads(aiohttp.ClientResponse):
+    """A response that has its connection read at most :data:`_READ_SIZE` bytes at a
+    time (asyncio's selector transport reads ``max_size`` bytes; others lack it)."""
+
+    async def start(self, connection: Any) -> aiohttp.ClientResponse:
+        transport = connection.transport
+        if transport is not None and getattr(transport, "max_size", 0) > _READ_SIZE:
+            transport.max_size = _READ_SIZE
+        return await super().start(connection)
+
+
+def _session(limits: httpx.Limits) -> aiohttp.ClientSession:
+    """The aiohttp session under httpx: what httpx-aiohttp would build (connection
+    limit, keep-alive expiry, httpx's TLS context) with :class:`_SmallReads`."""
+    connector = aiohttp.TCPConnector(
+        limit=limits.max_connections or 0,
+        keepalive_timeout=limits.keepalive_expiry,
+        ssl=httpx.create_ssl_context(trust_env=False),
+    )
+    return aiohttp.ClientSession(connector=connector, response_class=_SmallReads)
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse(url: str) -> tuple[httpx.URL, str]:
+    """``url`` parsed for httpx, and its host key: the same boards' pages are asked
+    each poll, and parsing a URL was a tenth of httpx's work for a request. (2,048
+    hold the ~1,800 listing pages of the bench's 500 boards, ~1 MB.)"""
+    return httpx.URL(url), urlsplit(url).netloc.lower()
 
 
 def _describe(err: Exception) -> str:

@@ -168,7 +168,9 @@ class Pipeline:
         summary = PollSummary(cfg.name, cfg.kind)
         started = time.perf_counter()
         now = self._clock()
-        state = await self.store.source_state(cfg.name)
+        # State and conditional-GET memory in one query (most polls find nothing new,
+        # so their statements are most of what they cost: bench/README.md, re-poll).
+        state, validators = await self.store.source_state_and_validators(cfg.name)
         # A disabled source is still tried now and then (at the longest backoff), so its
         # recovery is noticed; a forced poll tries it at once.
         if not force and state is not None and state.next_attempt and state.next_attempt > now:
@@ -181,14 +183,21 @@ class Pipeline:
         baseline = not backfill and not (state and state.baseline_done)
         summary.baseline = baseline
         route = route if route is not None else self.router_source()
-        ctx = PollContext(self.http, dict(await self.store.validators(cfg.name)), cpu=self.cpu)
+        ctx = PollContext(self.http, validators, cpu=self.cpu)
         try:
             fetched = await source.fetch(ctx)
             summary.warnings = fetched.warnings
             if fetched.not_modified:
                 summary.not_modified = True
-                events = await self.store.apply_not_modified(cfg.name, at=now, route=route)
-                count = state.item_count if state else 0
+                # the listing's state and the poll's success in one transaction
+                events = await self.store.poll_not_modified(
+                    cfg.name,
+                    at=now,
+                    validators=ctx.validators,
+                    item_count=state.item_count if state else 0,
+                    warnings=summary.warnings,
+                    route=route,
+                )
             elif cfg.kind in NEWS_KINDS:
                 events = await self._stories(source, fetched.stories, now, baseline, route)
                 count = summary.fetched = len(fetched.stories)
@@ -202,9 +211,14 @@ class Pipeline:
             summary.seconds = time.perf_counter() - started
             await self._failed(source, err, now, state)
             return summary
-        await self.store.poll_succeeded(
-            cfg.name, at=now, validators=ctx.validators, item_count=count, warnings=summary.warnings
-        )
+        if not summary.not_modified:
+            await self.store.poll_succeeded(
+                cfg.name,
+                at=now,
+                validators=ctx.validators,
+                item_count=count,
+                warnings=summary.warnings,
+            )
         if state is not None and state.disabled_reason:
             await self._recovered(source, state, now)
         for event in events:

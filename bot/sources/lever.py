@@ -7,8 +7,9 @@ the posting went up, so it is kept in ``extra`` and never used as ``posted_at``.
 
 Paging and conditional GET: each page is asked conditionally. A 304 carries no body,
 so when one page changed and another answered 304, the 304 page is fetched again
-unconditionally; and a 304 page is followed by the next one only if the last
-successful poll fetched that next page (its validator is still remembered). The
+unconditionally; and an unchanged page (a 304, or the same bytes as last time) is
+followed by the next one only if the last successful poll fetched that next page (its
+validator is still remembered). The
 validators of pages past the end are forgotten, so a board that shrank does not make
 later polls walk stale pages. A server that ignores ``skip``/``limit`` (a proxy, a saved
 copy of the board) is noticed by a page longer than asked or one repeating the last.
@@ -19,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 from urllib.parse import quote
 
 from bot.errors import ConfigError, ParseError
@@ -30,6 +31,9 @@ from bot.sources._common import json_body
 from bot.sources._common import required_option as _option
 from bot.sources.base import Fetched, PollContext, SourceConfig
 from bot.text import html_to_text, normalize_space
+
+if TYPE_CHECKING:
+    from bot.http import Response
 
 __all__ = ["LeverSource"]
 
@@ -93,11 +97,11 @@ class LeverSource:
         """Fetch every page; an unchanged board (all pages unchanged) is not parsed.
 
         A changed page is parsed as it arrives, off the loop (its ids tell whether the
-        server pages at all); an unchanged one is only decoded for its ids, and parsed
-        at the end if another page changed.
+        server pages at all); an unchanged one (a 304, or the same bytes as last time)
+        is parsed at the end only if another page changed.
         """
-        # url, the body when it must be parsed later, the parsed page
-        pages: list[tuple[str, bytes | None, _Page | None]] = []
+        # url, the answer when its body must be parsed later, the parsed page
+        pages: list[tuple[str, Response | None, _Page | None]] = []
         warnings: list[str] = []
         seen: set[object] = set()
         changed = False
@@ -105,24 +109,22 @@ class LeverSource:
         while True:
             url = self.page_url(skip)
             response = await ctx.get(url, conditional=True)
-            if response.status == 304:
-                pages.append((url, None, None))
+            if response.status == 304 or response.not_modified:
                 # Identical to last time: go on only if last time the board went on.
+                # (Decoding an unchanged page for its ids cost more CPU than the rest of
+                # an unchanged re-poll of a Lever board: bench/README.md, re-poll.)
+                pages.append((url, None if response.status == 304 else response, None))
                 more = self.page_url(skip + self.page_size) in ctx.validators
             else:
-                page: _Page | None = None
-                if response.not_modified:
-                    count, ids = await ctx.parse(_page_ids, response.content, response.url)
-                else:
-                    page = await ctx.parse(self._parse_page, response.content, response.url)
-                    count, ids = page.count, page.ids
+                page = await ctx.parse(self._parse_page, response.content, response.url)
+                count, ids = page.count, page.ids
                 if pages and ids and ids <= seen:
                     # The server ignores skip (a proxy, a saved copy): we have the board.
                     skip -= self.page_size
                     break
                 seen |= ids
-                changed = changed or not response.not_modified
-                pages.append((url, response.content if page is None else None, page))
+                changed = True
+                pages.append((url, None, page))
                 # A short page ends the board; a longer one means the server does not page.
                 more = count == self.page_size
             if not more:
@@ -137,12 +139,11 @@ class LeverSource:
         postings: list[Posting] = []
         known: set[str] = set()
         first = 0  # the index of the page's first posting on the board, for warnings
-        for url, body, page in pages:
+        for url, answer, page in pages:
             if page is None:
-                if body is None:  # a 304 among changed pages: its body is needed now
-                    response = await ctx.get(url)
-                    url, body = response.url, response.content
-                page = await ctx.parse(self._parse_page, body, url)
+                if answer is None:  # a 304 among changed pages: its body is needed now
+                    answer = await ctx.get(url)
+                page = await ctx.parse(self._parse_page, answer.content, answer.url)
             warnings.extend(f"posting #{first + i} skipped: {err}" for i, err in page.skipped)
             first += page.count
             for posting in page.postings:
@@ -224,11 +225,6 @@ class _Page(NamedTuple):
     ids: frozenset[object]
     postings: list[Posting]
     skipped: list[tuple[int, str]]
-
-
-def _page_ids(body: bytes, url: str) -> tuple[int, frozenset[object]]:
-    items = _items(body, url)
-    return len(items), _ids(items)
 
 
 def _ids(items: list[Any]) -> frozenset[object]:

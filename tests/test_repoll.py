@@ -1,0 +1,145 @@
+"""An unchanged re-poll (issue 8, scenario 2): what a poll that finds its board as it
+was reads and writes, on SQLite and PostgreSQL.
+
+A poll reads its source's state and conditional-GET memory in one query, and records a
+not-modified listing and its success in one transaction. A Lever page with the same
+bytes as last time is treated like a 304: not decoded, followed by the next page only
+where the last poll went on.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.errors import StorageError
+from bot.http import Validator
+from bot.sources.base import PollContext
+from storage import open_store
+from tests.fakes.boards_lever import FakeLever, bulk
+from tests.fakes.http import FakeHTTPServer
+from tests.test_sources_lever import source as lever
+from tests.test_storage_postings import POLL, T0, Router, job, kinds
+
+URL = "https://boards-api.example/v1/boards/netflix/jobs"
+
+
+@pytest.fixture
+async def store(db_url):
+    async with open_store(db_url) as s:
+        yield s
+
+
+async def test_state_and_validators_come_in_one_read(store):
+    assert await store.source_state_and_validators("never-polled") == (None, {})
+    validators = {URL: Validator(etag='W/"5f1e"', sha256="ab" * 32)}
+    await store.poll_failed("netflix", at=T0, error="HTTP 500", next_attempt=T0 + POLL)
+    await store.poll_succeeded(
+        "netflix", at=T0 + POLL, validators=validators, item_count=3, listing_hash="h1"
+    )
+    await store.poll_failed("netflix", at=T0 + 2 * POLL, error="timed out", next_attempt=None)
+    state, read = await store.source_state_and_validators("netflix")
+    assert state == await store.source_state("netflix")
+    assert read == await store.validators("netflix") == validators
+    assert (state.failure_count, state.last_error, state.item_count) == (1, "timed out", 3)
+
+
+async def _missing_once(store) -> None:
+    """Three postings stored, then a listing without the third: it is missing once."""
+    fresh = [job("1"), job("2"), job("3")]
+    await store.apply_postings("netflix", fresh, at=T0, baseline=True)
+    await store.apply_postings("netflix", fresh[:2], at=T0 + POLL, baseline=False)
+    await store.poll_succeeded(
+        "netflix", at=T0 + POLL, validators={}, item_count=2, listing_hash="h1"
+    )
+    await store.poll_failed(
+        "netflix", at=T0 + 2 * POLL, error="HTTP 502", next_attempt=T0 + 3 * POLL
+    )
+
+
+async def test_a_not_modified_poll_closes_what_was_missing_and_records_the_success(store):
+    await _missing_once(store)
+    route = Router()
+    at = T0 + 3 * POLL
+    validators = {URL: Validator(sha256="cd" * 32)}
+    events = await store.poll_not_modified(
+        "netflix",
+        at=at,
+        validators=validators,
+        item_count=2,
+        warnings=["posting 4 skipped: no title"],
+        route=route,
+    )
+    # the same events as apply_not_modified: the listing still lacks 3, missing twice
+    assert kinds(events) == [("closed", "3")]
+    assert route.calls == [events]
+    assert await store.count_listings() == 2
+    state = await store.source_state("netflix")
+    assert (state.failure_count, state.last_error, state.failing_since) == (0, None, None)
+    assert (state.last_success, state.last_attempt, state.next_attempt) == (at, at, None)
+    assert state.item_count == 2
+    assert await store.validators("netflix") == validators
+    assert await store.listing_hash("netflix") == "h1"  # a not-modified poll keeps it
+    assert await store.source_warnings("netflix") == ["posting 4 skipped: no title"]
+    # more of the same report nothing; what is listed is seen again once an hour
+    later = at + timedelta(hours=2)
+    assert await store.poll_not_modified("netflix", at=later, validators={}, item_count=2) == []
+    assert [p.last_seen for p in await store.listings()] == [later, later]
+    assert (await store.source_state("netflix")).last_success == later
+
+
+async def test_a_not_modified_poll_is_one_transaction(store):
+    await _missing_once(store)
+    before = await store.source_state("netflix")
+    # Recording the success fails (item_count is NOT NULL) after the closure was
+    # written in the same transaction: neither stays.
+    with pytest.raises(StorageError):
+        await store.poll_not_modified(
+            "netflix",
+            at=T0 + 3 * POLL,
+            validators={},
+            item_count=None,  # type: ignore[arg-type]
+            route=Router(),
+        )
+    assert await store.count_listings() == 3
+    assert await store.source_state("netflix") == before
+    assert kinds(await store.apply_not_modified("netflix", at=T0 + 3 * POLL)) == [("closed", "3")]
+
+
+# -- Lever: a page with the same bytes as last time is treated as a 304 --------------
+
+
+@pytest.fixture
+async def server():
+    async with FakeHTTPServer() as s:
+        yield s
+
+
+async def test_an_unchanged_lever_board_is_paged_as_last_time_and_not_parsed(server, http):
+    board = FakeLever(server, postings=bulk(25))  # no ETag: the body hash decides
+    src, ctx = lever(server, page_size=10), PollContext(http)
+    assert len((await src.fetch(ctx)).postings) == 25
+    server.requests.clear()
+    assert (await src.fetch(ctx)).not_modified
+    assert [r.query["skip"] for r in server.requests_to(board.path)] == ["0", "10", "20"]
+
+    # One page changes: the unchanged ones are parsed from the bodies this poll read.
+    board.postings[24]["text"] = "Staff Engineer 24"
+    server.requests.clear()
+    fetched = await src.fetch(ctx)
+    assert len(fetched.postings) == 25 and fetched.postings[-1].title == "Staff Engineer 24"
+    assert [r.query["skip"] for r in server.requests] == ["0", "10", "20"]
+
+
+async def test_an_unchanged_page_goes_on_only_where_the_last_poll_went(server, http):
+    # A server that ignores skip answers a full first page and repeats it: the first
+    # poll notices the repeat and forgets the second page; the next poll of the same
+    # bytes stops after the first page without asking for the repeat again.
+    server.json("/v0/postings/acme", bulk(10))
+    src, ctx = lever(server, page_size=10), PollContext(http)
+    assert len((await src.fetch(ctx)).postings) == 10
+    assert len(server.requests) == 2
+    server.requests.clear()
+    assert (await src.fetch(ctx)).not_modified
+    assert [r.query["skip"] for r in server.requests] == ["0"]
