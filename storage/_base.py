@@ -6,20 +6,21 @@ subscriptions, outbox); each reaches the database through the attributes defined
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, Dialect, Table, column, table
+from sqlalchemy import ColumnElement, Dialect, Table, TableClause, column, table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.models import OutboxEntry, PostingEvent, StoryEvent
 from storage._engine import one_writer, reader
-from storage.schema import clean_text, outbox
+from storage.schema import CleanString, clean_text, outbox
 
-__all__ = ["Router", "StoreBase", "chunks", "utcnow"]
+__all__ = ["BoundInsert", "Router", "StoreBase", "bound_insert", "chunks", "utcnow"]
 
 Router = Callable[[Sequence[PostingEvent | StoryEvent]], Iterable[OutboxEntry]]
 """Turns a poll's events into outbox entries (matching); runs inside the poll's transaction."""
@@ -46,26 +47,71 @@ _OUTBOX_COLUMNS = (
     "next_attempt_at",
     "created_at",
 )
-_OUTBOX_ROW = table("outbox", *(column(name) for name in _OUTBOX_COLUMNS))
 _PG_OUTBOX_INSERT = (
-    pg_insert(_OUTBOX_ROW)
+    pg_insert(table("outbox", *(column(name) for name in _OUTBOX_COLUMNS)))
     .on_conflict_do_nothing(index_elements=["dedupe_key"])
     .returning(column("id"))
 )
 
 
-def _outbox_insert(dialect: Dialect) -> str:
-    """The outbox insert in ``dialect``'s own SQL and parameter style, for tuples in
-    the order of ``_OUTBOX_COLUMNS``."""
+@dataclass(frozen=True, slots=True)
+class BoundInsert:
+    """An ``INSERT`` compiled once for one dialect, in its own SQL and parameter style,
+    and how a row's values become the driver's tuple for it.
+
+    For the statements that write many rows a poll (postings, outbox): the rows go to
+    the driver's ``executemany`` as they are, where SQLAlchemy would build and process
+    each row's parameters again (a third of the event loop's SQL time in a cold poll).
+    ``bind`` runs each value through its column's own type, as SQLAlchemy would.
+    """
+
+    sql: str
+    columns: tuple[str, ...]
+    binders: tuple[Callable[[Any], Any] | None, ...]
+
+    def bind(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The driver's parameters for one row (``values`` has every column)."""
+        return tuple(
+            [
+                value if bind is None or value is None else bind(value)
+                for value, bind in zip(
+                    [values[name] for name in self.columns], self.binders, strict=True
+                )
+            ]
+        )
+
+
+def bound_insert(
+    dialect: Dialect,
+    target: Table,
+    columns: Sequence[str],
+    conflict: Callable[[Any, TableClause], Any],
+) -> BoundInsert:
+    """``INSERT INTO target (columns...)`` with the ``ON CONFLICT`` clause ``conflict``
+    adds (given the dialect's insert and the typeless table), for ``dialect``."""
+    row = table(target.name, *(column(name) for name in columns))
     insert = pg_insert if dialect.name == "postgresql" else sqlite_insert
-    compiled = (
-        insert(_OUTBOX_ROW)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .compile(dialect=dialect, column_keys=list(_OUTBOX_COLUMNS))
-    )
-    if tuple(compiled.positiontup or ()) != _OUTBOX_COLUMNS:
+    compiled = conflict(insert(row), row).compile(dialect=dialect, column_keys=list(columns))
+    if tuple(compiled.positiontup or ()) != tuple(columns):
         raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
-    return str(compiled)
+    return BoundInsert(
+        str(compiled), tuple(columns), tuple(_binder(target.c[name], dialect) for name in columns)
+    )
+
+
+def _binder(col: ColumnElement[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """``col``'s bind processing on ``dialect`` for a value that is not None (the
+    cleaned strings without their type's indirection: the most common by far)."""
+    if (
+        isinstance(col.type, CleanString)
+        and col.type.dialect_impl(dialect).impl_instance.bind_processor(dialect) is None
+    ):
+        return _clean
+    return col.type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _clean(value: Any) -> Any:
+    return clean_text(value) if isinstance(value, str) else value
 
 
 def _bind(col: ColumnElement[Any], dialect: Dialect) -> Callable[[Any], Any]:
@@ -101,7 +147,12 @@ class StoreBase:
         self._reader = reader(engine)
         self.dialect = name  # type: ignore[assignment]
         dialect = engine.dialect
-        self._outbox_sql = _outbox_insert(dialect)
+        self._outbox_sql = bound_insert(
+            dialect,
+            outbox,
+            _OUTBOX_COLUMNS,
+            lambda insert, _row: insert.on_conflict_do_nothing(index_elements=["dedupe_key"]),
+        ).sql
         self._outbox_time = _bind(outbox.c.created_at, dialect)
         self._outbox_json = _bind(outbox.c.payload, dialect)
 
