@@ -69,16 +69,35 @@ class BoundInsert:
     columns: tuple[str, ...]
     binders: tuple[Callable[[Any], Any] | None, ...]
 
-    def bind(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        """The driver's parameters for one row (``values`` has every column)."""
-        return tuple(
-            [
-                value if bind is None or value is None else bind(value)
-                for value, bind in zip(
-                    [values[name] for name in self.columns], self.binders, strict=True
-                )
-            ]
-        )
+    def bind(
+        self, rows: Iterable[Mapping[str, Any]], same: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """The driver's parameters for ``rows``; ``same`` holds the values every row
+        shares (bound once), each row the others."""
+        fixed = {}
+        for name, value in (same or {}).items():
+            bind = self.binders[self.columns.index(name)]
+            fixed[name] = value if bind is None or value is None else bind(value)
+        plan = [
+            (name, fixed.get(name, _VARIES), bind)
+            for name, bind in zip(self.columns, self.binders, strict=True)
+        ]
+        return [
+            tuple(
+                [
+                    given
+                    if given is not _VARIES
+                    else value
+                    if (value := row[name]) is None or bind is None
+                    else bind(value)
+                    for name, given, bind in plan
+                ]
+            )
+            for row in rows
+        ]
+
+
+_VARIES = object()
 
 
 def bound_insert(

@@ -455,24 +455,23 @@ class PostingQueries(StoreBase):
         rows = []
         for ext, posting in by_id.items():
             values = _values(posting)
-            values.update(
-                source=source,
-                external_id=ext,
-                listing_hash=listing_hashes.get(ext),
-                first_seen=at,
-                last_seen=at,
-                status="open",
-                closed_at=None,
-                miss_count=0,
-            )
+            values["external_id"] = ext
+            values["listing_hash"] = listing_hashes.get(ext)
             rows.append(values)
-
         # One statement compiled once, the rows bound here and sent to the driver's
         # executemany as tuples: through the table's types (a dozen cleaned strings,
         # four timestamps, two JSON columns a row) SQLAlchemy's per-row parameter
         # processing was ~6 % of the event loop's CPU in a cold poll (py-spy).
         upsert = self._postings_upsert
-        await conn.exec_driver_sql(upsert.sql, [upsert.bind(values) for values in rows])
+        same = {
+            "source": source,
+            "first_seen": at,
+            "last_seen": at,
+            "status": "open",
+            "closed_at": None,
+            "miss_count": 0,
+        }
+        await conn.exec_driver_sql(upsert.sql, upsert.bind(rows, same))
         # The ids: known rows keep theirs; new ones are read back (RETURNING cannot
         # come back from an executemany).
         ids = {ext: row.id for ext, row in known.items()}
