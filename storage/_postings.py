@@ -68,9 +68,13 @@ def _salary_key(salary: Salary | None) -> tuple[str | None, ...]:
     return (_money(salary.min), _money(salary.max), salary.currency.upper(), salary.period)
 
 
+# json.dumps with any option builds an encoder per call: most of a fingerprint's cost.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def fingerprint(title: str, salary: Salary | None) -> str:
     """What defines "updated": the title and the pay range (min, max, currency, period)."""
-    data = json.dumps([_title_key(title), *_salary_key(salary)], separators=(",", ":"))
+    data = _COMPACT.encode([_title_key(title), *_salary_key(salary)])
     return hashlib.sha256(data.encode()).hexdigest()
 
 
@@ -523,11 +527,12 @@ class PostingQueries(StoreBase):
         needs = or_(postings.c.miss_count > 0, postings.c.last_seen <= at - LAST_SEEN_RESOLUTION)
         seen = {"last_seen": at, "miss_count": 0}
         if everything_open:
-            await conn.execute(
-                update(postings)
-                .where(postings.c.source == source, postings.c.status == "open", needs)
-                .values(**seen)
-            )
+            if rows:  # none: every open posting was just written (a first poll, say)
+                await conn.execute(
+                    update(postings)
+                    .where(postings.c.source == source, postings.c.status == "open", needs)
+                    .values(**seen)
+                )
         else:
             for batch in chunks([row.id for row in rows]):
                 await conn.execute(
