@@ -108,6 +108,8 @@ async def test_sqlite_runs_in_wal_mode_with_busy_timeout_and_foreign_keys(sqlite
             assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
             assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 5000
             assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+            # a poll's commits are checkpointed in bulk (storage/_engine.py)
+            assert (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar() == 10_000
 
 
 async def test_sqlite_plans_read_one_board_through_its_index(sqlite_url):
