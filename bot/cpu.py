@@ -40,6 +40,7 @@ from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from bot.enrich import EnrichSettings
 from bot.errors import ParseError
 from bot.models import AIMatch, Posting, Salary, Story
 
@@ -196,7 +197,7 @@ def _by_fields(cls: type) -> None:
     ForkingPickler.register(cls, lambda obj: (cls, values(obj)))
 
 
-for _record in (Posting, Salary, AIMatch, Story):
+for _record in (Posting, Salary, AIMatch, Story, EnrichSettings):
     _by_fields(_record)
 
 

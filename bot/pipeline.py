@@ -109,6 +109,10 @@ class PollSummary:
         }
 
 
+# json.dumps with options builds an encoder per call (same output, ~1 us a posting more)
+_EXTRA = json.JSONEncoder(sort_keys=True, default=str)
+
+
 def listing_hash(posting: Posting) -> str:
     """A fingerprint of what the listing shows about a posting: when it changes, the
     posting's detail is fetched again and its enrichment redone."""
@@ -121,7 +125,7 @@ def listing_hash(posting: Posting) -> str:
         str(posting.remote),
         posting.description,
         json.dumps([pay.min, pay.max, pay.currency, pay.period, pay.kind, pay.text]) if pay else "",
-        json.dumps(dict(posting.extra), sort_keys=True, default=str),
+        _EXTRA.encode(dict(posting.extra)),
     ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 

@@ -10,6 +10,7 @@ import pytest
 
 from bot.models import OutboxEntry
 from storage import open_store
+from storage.schema import clean_text
 
 T0 = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
 
@@ -43,6 +44,38 @@ async def test_the_same_key_is_queued_once(store):
     assert await store.outbox_backlog() == 2
     rows = await store.claim_due(now=T0)
     assert [r.entry for r in rows] == [entry, alert("discord:1093", 42)]
+
+
+async def test_a_large_batch_with_shared_payloads_and_hostile_text(store):
+    # More rows than one multi-row statement holds, a payload object shared by many
+    # rows (as matching queues them), and text no engine can store as is.
+    shared = {"changes": ["salary"]}
+    entries = [
+        OutboxEntry(
+            channel=f"discord:{i % 7}\x00",
+            item_kind="posting",
+            event="updated",
+            dedupe_key=f"discord:{i % 7}|posting:{i}|updated|\ud800",
+            item_id=i,
+            subscription_id=i % 3,
+            payload=shared if i % 2 else {"changes": [f"title {i}"]},
+        )
+        for i in range(1203)
+    ]
+    assert await store.enqueue(entries, at=T0) == 1203
+    assert await store.enqueue([*entries[::2], alert("discord:9", 1)], at=T0) == 1
+    rows = await store.claim_due(now=T0, limit=2000)
+    assert len(rows) == 1204
+    for row, entry in zip(rows, entries, strict=False):
+        assert row.entry.channel == clean_text(entry.channel) == entry.channel[:-1]
+        assert row.entry.dedupe_key == clean_text(entry.dedupe_key)
+        assert (row.entry.item_id, row.entry.subscription_id) == (
+            entry.item_id,
+            entry.subscription_id,
+        )
+        assert row.entry.payload == entry.payload
+        assert row.created_at == row.next_attempt_at == T0
+        assert row.created_at.tzinfo is not None
 
 
 async def test_payloads_and_fields_round_trip(store):
