@@ -30,14 +30,15 @@ import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import bindparam, case, false, func, or_, select, update
+from sqlalchemy import Table, TableClause, bindparam, case, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.enrich.cluster import WINDOW, Candidate, ClusterIndex, Prepared, outlet_key
 from bot.models import StoredStory, Story, StoryEvent
-from storage._base import Router, StoreBase, chunks, utcnow
+from storage._base import BoundInsert, Router, StoreBase, bound_insert, chunks, utcnow
 from storage.schema import clean_text, source_state, stories, story_clusters
 
 __all__ = ["StoryQueries", "content_hash"]
@@ -143,12 +144,42 @@ def _expire(window: _Window, since: datetime) -> None:
     window.since = since
 
 
+def _plain(insert: Any, _row: TableClause) -> Any:
+    return insert
+
+
 class StoryQueries(StoreBase):
     # The clustering window, kept between polls, and the lock that lets one
     # apply_stories at a time use it (PostgreSQL runs several polls' transactions at
     # once; SQLite's writers take turns anyway).
     _story_window: _Window | None = None
     _story_lock: asyncio.Lock | None = None
+
+    @cached_property
+    def _stories_insert(self) -> BoundInsert:
+        columns = [c.name for c in stories.c]
+        return bound_insert(self._engine.dialect, stories, columns, _plain)
+
+    @cached_property
+    def _clusters_insert(self) -> BoundInsert:
+        columns = [c.name for c in story_clusters.c]
+        return bound_insert(self._engine.dialect, story_clusters, columns, _plain)
+
+    async def _next_ids(self, conn: AsyncConnection, table: Table, count: int) -> list[int]:
+        """``count`` ids for new rows of ``table``, in increasing order, taken before
+        the rows are written: PostgreSQL's own sequence (several instances may share
+        it); on SQLite the largest id plus one onwards, as SQLite would have numbered
+        them (rows are written under the write lock, BEGIN IMMEDIATE, held since
+        before this read, and these tables have no AUTOINCREMENT)."""
+        if count <= 0:
+            return []
+        if self.dialect == "postgresql":
+            sequence = func.pg_get_serial_sequence(table.name, "id")
+            stmt = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+            return sorted(await conn.scalars(stmt))
+        top = await conn.scalar(select(func.max(table.c.id)))
+        start = (top or 0) + 1
+        return list(range(start, start + count))
 
     async def apply_stories(
         self,
@@ -251,34 +282,20 @@ class StoryQueries(StoreBase):
         if not new:
             return await self._events(conn, [], [], changed_ids, quiet=quiet)
 
-        # -- new stories: insert, cluster one by one in feed order ----------------------
+        # -- new stories: cluster one by one in feed order, then insert ------------------
+        # Their ids, and the ids of the clusters they start, are taken before the rows
+        # are written (see _next_ids): each row is written once, with its cluster, by an
+        # executemany of a statement compiled once, nothing read back.
         window = await self._window_for(conn, at)
-        ids: dict[str, int] = {}
-        rows = [
-            {
-                **_values(story),
-                "source": source,
-                "guid": guid,
-                "first_seen": at,
-                "last_seen": at,
-                "baseline": quiet,  # a silent baseline's stories are not news (digests)
-            }
-            for guid, story, _headline in new
-        ]
-        for part in chunks(rows):
-            stmt = self._insert(stories).returning(stories.c.id, stories.c.guid)
-            for row in await conn.execute(stmt, list(part)):
-                ids[row.guid] = row.id
-
+        story_ids = await self._next_ids(conn, stories, len(new))
         index, clusters = window.index, window.clusters
-        # A cluster started in this poll has no id until its row is written (all of them
-        # at once, below); until then it is known by minus its lead story's id.
+        # A cluster started in this poll is known by minus its lead story's id until
+        # the new clusters' ids are taken (all at once, below).
         started: list[tuple[_Cluster, str]] = []
         grown: dict[int, _Cluster] = {}  # clusters of the window that grew, by id
         grew: set[int] = set()  # ... that another outlet joined
-        members: list[tuple[int, _Cluster]] = []
-        for guid, story, headline in new:
-            story_id = ids[guid]
+        members: list[tuple[int, Story, str, _Cluster]] = []
+        for story_id, (guid, story, headline) in zip(story_ids, new, strict=True):
             when = _when(story, at)
             match = index.match(story.title, story.outlet, when, url=story.url, prepared=headline)
             cluster = clusters.get(match.cluster_id) if match else None
@@ -297,46 +314,45 @@ class StoryQueries(StoreBase):
                     if cluster.id > 0:
                         grew.add(cluster.id)
             cluster.members += 1
-            members.append((story_id, cluster))
+            members.append((story_id, story, guid, cluster))
             index.add(
                 Candidate(story_id, cluster.id, story.title, story.outlet, when, story.url),
                 prepared=headline,
             )
             heapq.heappush(window.expiry, (at, story_id))
-        window.max_id = max(window.max_id, *ids.values())
+        window.max_id = max(window.max_id, *story_ids)
 
-        # -- the clusters' rows: the new ones in one statement, then the stories' links -
-        # The ids come back by lead story (unique to each new cluster), not in parameter
-        # order: asking SQLAlchemy for that order made SQLite insert one row per statement
-        # (9,926 statements for the bench's 20,000 stories, ~45 % of apply_stories' time).
-        stmt = self._insert(story_clusters).returning(
-            story_clusters.c.id, story_clusters.c.lead_story_id
-        )
-        for part in chunks(started):
-            values = [
+        # -- the rows: the new clusters first (the stories' foreign key), then stories --
+        cluster_ids = await self._next_ids(conn, story_clusters, len(started))
+        for (c, _title), cluster_id in zip(started, cluster_ids, strict=True):
+            del clusters[c.id]
+            c.id = cluster_id
+            clusters[c.id] = c
+        if started:
+            insert = self._clusters_insert
+            rows = [
                 {
+                    "id": c.id,
                     "title": title,
-                    "first_seen": at,
-                    "last_seen": at,
                     "lead_story_id": c.lead_story_id,
                     "size": c.size,
                     "outlets": c.outlets,
                 }
-                for c, title in part
+                for c, title in started
             ]
-            by_lead = {lead: cluster_id for cluster_id, lead in await conn.execute(stmt, values)}
-            for c, _title in part:
-                del clusters[c.id]
-                c.id = by_lead[c.lead_story_id]
-                clusters[c.id] = c
-        for story_id, cluster in members:
+            same = {"first_seen": at, "last_seen": at}
+            await conn.exec_driver_sql(insert.sql, insert.bind(rows, same))
+        insert = self._stories_insert
+        rows = []
+        for story_id, story, guid, cluster in members:
             index.relabel(story_id, cluster.id)
-        await conn.execute(
-            update(stories)
-            .where(stories.c.id == bindparam("row_id"))
-            .values(cluster_id=bindparam("cluster")),
-            [{"row_id": story_id, "cluster": cluster.id} for story_id, cluster in members],
-        )
+            values = _values(story)
+            values["id"] = story_id
+            values["guid"] = guid
+            values["cluster_id"] = cluster.id
+            rows.append(values)
+        same = {"source": source, "first_seen": at, "last_seen": at, "baseline": quiet}
+        await conn.exec_driver_sql(insert.sql, insert.bind(rows, same))
         if grown:
             await conn.execute(
                 update(story_clusters)
@@ -351,7 +367,7 @@ class StoryQueries(StoreBase):
                     for c in grown.values()
                 ],
             )
-        leads = [story_id for story_id, cluster in members if cluster.lead_story_id == story_id]
+        leads = [story_id for story_id, *_, cluster in members if cluster.lead_story_id == story_id]
         also = {grown[i].lead_story_id for i in grew} - set(leads) - {None}
         return await self._events(conn, leads, sorted(also), changed_ids, quiet=quiet)
 
