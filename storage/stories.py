@@ -27,13 +27,25 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Table, TableClause, bindparam, case, false, func, or_, select, update
+from sqlalchemy import (
+    Column,
+    Dialect,
+    Table,
+    TableClause,
+    bindparam,
+    case,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.enrich.cluster import WINDOW, Candidate, ClusterIndex, Prepared, outlet_key
@@ -144,6 +156,42 @@ def _expire(window: _Window, since: datetime) -> None:
     window.since = since
 
 
+@dataclass(frozen=True, slots=True)
+class _Grow:
+    """The ``UPDATE`` of a grown cluster's size, outlets and last_seen, compiled once
+    for a dialect: ~10,000 rows for the bench's 200 feeds, sent to the driver's
+    executemany as tuples of (last_seen, size, outlets, id) without SQLAlchemy's
+    per-row parameter processing (the values go through the columns' own types)."""
+
+    sql: str
+    bind_outlets: Callable[[Any], Any]
+    bind_time: Callable[[Any], Any]
+
+    @classmethod
+    def compile(cls, dialect: Dialect) -> _Grow:
+        stmt = (
+            update(story_clusters)
+            .where(story_clusters.c.id == bindparam("cid"))
+            .values(
+                size=bindparam("new_size"),
+                outlets=bindparam("new_outlets"),
+                last_seen=bindparam("new_last_seen"),
+            )
+        )
+        compiled = stmt.compile(dialect=dialect)
+        order = ("new_last_seen", "new_size", "new_outlets", "cid")  # the table's order
+        if tuple(compiled.positiontup or ()) != order:
+            raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
+
+        def binder(col: Column[Any]) -> Callable[[Any], Any]:
+            process = col.type.dialect_impl(dialect).bind_processor(dialect)
+            return process if process is not None else (lambda value: value)
+
+        return cls(
+            str(compiled), binder(story_clusters.c.outlets), binder(story_clusters.c.last_seen)
+        )
+
+
 def _plain(insert: Any, _row: TableClause) -> Any:
     return insert
 
@@ -164,6 +212,10 @@ class StoryQueries(StoreBase):
     def _clusters_insert(self) -> BoundInsert:
         columns = [c.name for c in story_clusters.c]
         return bound_insert(self._engine.dialect, story_clusters, columns, _plain)
+
+    @cached_property
+    def _clusters_grow(self) -> _Grow:
+        return _Grow.compile(self._engine.dialect)
 
     async def _next_ids(self, conn: AsyncConnection, table: Table, count: int) -> list[int]:
         """``count`` ids for new rows of ``table``, in increasing order, taken before
@@ -354,19 +406,10 @@ class StoryQueries(StoreBase):
         same = {"source": source, "first_seen": at, "last_seen": at, "baseline": quiet}
         await conn.exec_driver_sql(insert.sql, insert.bind(rows, same))
         if grown:
-            await conn.execute(
-                update(story_clusters)
-                .where(story_clusters.c.id == bindparam("cid"))
-                .values(
-                    size=bindparam("new_size"),
-                    outlets=bindparam("new_outlets"),
-                    last_seen=at,
-                ),
-                [
-                    {"cid": c.id, "new_size": c.size, "new_outlets": list(c.outlets)}
-                    for c in grown.values()
-                ],
-            )
+            grow = self._clusters_grow
+            last_seen = grow.bind_time(at)
+            rows = [(last_seen, c.size, grow.bind_outlets(c.outlets), c.id) for c in grown.values()]
+            await conn.exec_driver_sql(grow.sql, rows)
         leads = [story_id for story_id, *_, cluster in members if cluster.lead_story_id == story_id]
         also = {grown[i].lead_story_id for i in grew} - set(leads) - {None}
         return await self._events(conn, leads, sorted(also), changed_ids, quiet=quiet)
