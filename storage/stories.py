@@ -192,6 +192,38 @@ class _Grow:
         )
 
 
+class _Ids:
+    """Ids for one transaction's new stories and clusters, in increasing order, taken
+    before their rows are written: from PostgreSQL's own sequences (several instances
+    may share them); on SQLite the largest ids plus one onwards (read once, in one
+    query), as SQLite would have numbered the rows: they are written under the write
+    lock (BEGIN IMMEDIATE) held since before that read, and neither table has
+    AUTOINCREMENT."""
+
+    def __init__(self, conn: AsyncConnection, dialect: str) -> None:
+        self._conn = conn
+        self._dialect = dialect
+        self._tops: dict[str, int] | None = None
+
+    async def take(self, table: Table, count: int) -> list[int]:
+        if count <= 0:
+            return []
+        if self._dialect == "postgresql":
+            sequence = func.pg_get_serial_sequence(table.name, "id")
+            stmt = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+            return sorted(await self._conn.scalars(stmt))
+        if self._tops is None:
+            stmt = select(
+                select(func.max(stories.c.id)).scalar_subquery(),
+                select(func.max(story_clusters.c.id)).scalar_subquery(),
+            )
+            top_story, top_cluster = (await self._conn.execute(stmt)).one()
+            self._tops = {stories.name: top_story or 0, story_clusters.name: top_cluster or 0}
+        start = self._tops[table.name] + 1
+        self._tops[table.name] += count
+        return list(range(start, start + count))
+
+
 def _plain(insert: Any, _row: TableClause) -> Any:
     return insert
 
@@ -216,22 +248,6 @@ class StoryQueries(StoreBase):
     @cached_property
     def _clusters_grow(self) -> _Grow:
         return _Grow.compile(self._engine.dialect)
-
-    async def _next_ids(self, conn: AsyncConnection, table: Table, count: int) -> list[int]:
-        """``count`` ids for new rows of ``table``, in increasing order, taken before
-        the rows are written: PostgreSQL's own sequence (several instances may share
-        it); on SQLite the largest id plus one onwards, as SQLite would have numbered
-        them (rows are written under the write lock, BEGIN IMMEDIATE, held since
-        before this read, and these tables have no AUTOINCREMENT)."""
-        if count <= 0:
-            return []
-        if self.dialect == "postgresql":
-            sequence = func.pg_get_serial_sequence(table.name, "id")
-            stmt = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
-            return sorted(await conn.scalars(stmt))
-        top = await conn.scalar(select(func.max(table.c.id)))
-        start = (top or 0) + 1
-        return list(range(start, start + count))
 
     async def apply_stories(
         self,
@@ -336,10 +352,11 @@ class StoryQueries(StoreBase):
 
         # -- new stories: cluster one by one in feed order, then insert ------------------
         # Their ids, and the ids of the clusters they start, are taken before the rows
-        # are written (see _next_ids): each row is written once, with its cluster, by an
+        # are written (see _Ids): each row is written once, with its cluster, by an
         # executemany of a statement compiled once, nothing read back.
         window = await self._window_for(conn, at)
-        story_ids = await self._next_ids(conn, stories, len(new))
+        ids = _Ids(conn, self.dialect)
+        story_ids = await ids.take(stories, len(new))
         index, clusters = window.index, window.clusters
         # A cluster started in this poll is known by minus its lead story's id until
         # the new clusters' ids are taken (all at once, below).
@@ -375,7 +392,7 @@ class StoryQueries(StoreBase):
         window.max_id = max(window.max_id, *story_ids)
 
         # -- the rows: the new clusters first (the stories' foreign key), then stories --
-        cluster_ids = await self._next_ids(conn, story_clusters, len(started))
+        cluster_ids = await ids.take(story_clusters, len(started))
         for (c, _title), cluster_id in zip(started, cluster_ids, strict=True):
             del clusters[c.id]
             c.id = cluster_id
