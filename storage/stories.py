@@ -6,8 +6,9 @@ in a :class:`bot.enrich.cluster.ClusterIndex` with their clusters, are kept by t
 process from one poll to the next (read once, then moved along as time passes), and
 every new story either joins the best matching cluster or starts one. Before each use
 the window is checked against the table (its largest story id and its count of stories
-in the window: one cheap query), and read anew when another process wrote. New clusters
-are written in one statement per poll, not one per story.
+in the window: one cheap query), and read anew when another process wrote. New stories
+and clusters get their ids before they are written (see ``_Ids``), so each row is
+written once, complete, in one executemany per table and poll.
 
 Events (``StoryEvent``) follow "one alert per story":
 
