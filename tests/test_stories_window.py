@@ -4,6 +4,7 @@ window follows clocks that go back a moment."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -102,3 +103,39 @@ async def test_the_window_follows_a_clock_that_goes_back(db_url):
         )
         assert update.kind == "updated" and update.story.story.guid == "d1"
         assert update.story.cluster_outlets == ("Deadline", "TheWrap")
+
+
+async def test_instances_writing_at_once_take_distinct_ids(two_stores):
+    """Story and cluster ids are taken before the rows are written (a sequence on
+    PostgreSQL, the largest id plus one under SQLite's write lock): two instances
+    storing at the same moment never collide, and every story points at a cluster that
+    exists and is led by one of its stories."""
+    first, second = two_stores
+
+    def batch(outlet: str, start: int) -> list[Story]:
+        return [
+            Story(
+                source=outlet.lower(),
+                guid=f"{outlet}-{n}",
+                title=f"{outlet} story number {n} about topic {n % 7}",
+                url=f"https://{outlet.lower()}.example/{n}",
+                outlet=outlet,
+                published=NOW,
+            )
+            for n in range(start, start + 30)
+        ]
+
+    for round_ in range(3):
+        await asyncio.gather(
+            first.apply_stories("a", batch("Alpha", 30 * round_), at=NOW, baseline=False),
+            second.apply_stories("b", batch("Beta", 30 * round_), at=NOW, baseline=False),
+        )
+    leads = await first.stories(days=2, limit=1000, now=NOW)
+    members = [m for lead in leads for m in await first.cluster_members(lead.cluster_id)]
+    assert len(members) == 180
+    assert len({m.id for m in members}) == 180
+    for lead in leads:
+        assert lead.cluster_id > 0
+        group = await first.cluster_members(lead.cluster_id)
+        assert group[0].id == lead.id  # the lead is a member, listed first
+        assert lead.cluster_size == len(group)
