@@ -55,7 +55,7 @@ from bot.errors import ConfigError, StorageError
 from bot.health import HealthServer, Metrics
 from bot.http import USER_AGENT, HttpClient, HttpSettings
 from bot.models import OutboxRow, Subscription
-from bot.pipeline import Backoff, Pipeline
+from bot.pipeline import Backoff, Pipeline, PollSummary
 from bot.platforms.base import Platform
 from bot.platforms.console import ConsolePlatform
 from bot.platforms.wiring import handler_settings
@@ -176,7 +176,8 @@ async def open_app(config: Config, *, upgrade: bool = True) -> AsyncIterator[App
 async def poll_cycle(
     app: App, names: Sequence[str] | None = None, *, backfill: bool = False, force: bool = True
 ):
-    """Refresh the subscriptions' router, then poll the sources concurrently."""
+    """Refresh the subscriptions' router, then poll the sources concurrently (no leases:
+    for one instance alone, such as the demo and the benchmarks)."""
     await app.refresh_router()
     return await app.pipeline.poll_many(
         app.select(names),
@@ -216,6 +217,31 @@ def _parts(config: Config, role: str) -> _Parts:
         deliver=every or role == "worker",
         discord=(every or role == "discord") and config.discord_enabled,
         slack=(every or role == "slack") and config.slack_enabled,
+    )
+
+
+async def poll_now(
+    app: App, names: Sequence[str] | None = None, *, backfill: bool = False
+) -> list[PollSummary]:
+    """``marquee poll --once``: every selected source at once, each under its lease, so
+    a manual poll beside running pollers leaves them the sources they are polling."""
+    poller = Poller(
+        app.store,
+        app.pipeline,
+        app.select,
+        owner=instance_id(),
+        settings=_poller_settings(app.config),
+        refresh_router=app.refresh_router,
+    )
+    return await poller.poll_now(app.select(names), backfill=backfill)
+
+
+def _poller_settings(config: Config) -> PollerSettings:
+    return PollerSettings(
+        lease=config.polling.lease,
+        check_every=config.polling.check_every,
+        jitter=config.polling.jitter,
+        concurrency=config.polling.concurrency,
     )
 
 
@@ -296,12 +322,7 @@ async def run(
                 app.pipeline,
                 app.select,
                 owner=instance,
-                settings=PollerSettings(
-                    lease=config.polling.lease,
-                    check_every=config.polling.check_every,
-                    jitter=config.polling.jitter,
-                    concurrency=config.polling.concurrency,
-                ),
+                settings=_poller_settings(config),
                 refresh_router=app.refresh_router,
                 on_polled=lambda s: (
                     delivery.wakeup.set() if s.new or s.updated or s.closed else None

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.app import App, open_app, poll_cycle
+from bot.app import App, open_app, poll_now
 from bot.cli import dump_json
 from bot.config import Config
 from bot.delivery import Delivery
@@ -56,7 +56,7 @@ async def poll_once(
         console_alerts = not (config.discord_enabled or config.slack_enabled)
         if console_alerts:
             await app.ensure_console_subscription()
-        summaries = await poll_cycle(app, names, backfill=backfill)
+        summaries = await poll_now(app, names, backfill=backfill)
         if console_alerts and not as_json:
             await deliver_console(app, _console(config))
     if as_json:

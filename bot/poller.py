@@ -14,6 +14,10 @@ was lost, e.g. to a database outage longer than the lease) is cancelled rather t
 risk two instances polling at once.
 
 On SQLite the same code runs with one instance, which always wins its leases.
+
+``marquee poll --once`` goes through :meth:`Poller.poll_now`: each source at once,
+whatever its interval, but under its lease like any other poll, so a manual poll beside
+running pollers never polls a source they are polling (it reports it as left to them).
 """
 
 from __future__ import annotations
@@ -166,6 +170,25 @@ class Poller:
             started.append(task)
         return started
 
+    async def poll_now(
+        self, sources: Sequence[Source], *, backfill: bool = False
+    ) -> list[PollSummary]:
+        """Poll ``sources`` at once (``marquee poll --once``), without waiting for their
+        interval or backoff, each under its lease: a source another instance holds is
+        left to it and reported as skipped. Storage errors propagate."""
+        route = await self._refresh_router()
+
+        async def one(src: Source) -> PollSummary:
+            async with self._limit:
+                summary = await self._poll_leased(src, route, backfill=backfill, at_once=True)
+            if summary is None:
+                held = "left to another instance, which holds its lease"
+                return PollSummary(src.config.name, src.config.kind, skipped=held)
+            summary.events = []  # in the outbox now (see Pipeline.poll_many)
+            return summary
+
+        return list(await asyncio.gather(*(one(src) for src in sources)))
+
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Check every ``check_every`` seconds until ``stop``; then cancel what runs
         (a cancelled poll writes nothing half-way: its transaction rolls back) and give
@@ -204,7 +227,11 @@ class Poller:
             self._not_before[name] = self._clock() + timedelta(seconds=src.config.interval)
             return None
 
-    async def _poll_leased(self, src: Source, route: Router | None) -> PollSummary | None:
+    async def _poll_leased(
+        self, src: Source, route: Router | None, *, backfill: bool = False, at_once: bool = False
+    ) -> PollSummary | None:
+        """Poll ``src`` under its lease; None when another instance holds it, polled it
+        meanwhile, or took the lease over. ``at_once``: whatever its interval and backoff."""
         name = src.config.name
         lease = timedelta(seconds=self.settings.lease)
         now = self._clock()
@@ -215,12 +242,15 @@ class Poller:
             return None
         try:
             # Under the lease: another instance may have polled it since we looked.
-            state = await self.store.source_state(name)
-            if not _is_due(state, src.config.interval, self.settings.jitter, self._clock()):
-                self.metrics.inc("marquee_poll_skips_total", reason="polled")
-                return None
+            if not at_once:
+                state = await self.store.source_state(name)
+                if not _is_due(state, src.config.interval, self.settings.jitter, self._clock()):
+                    self.metrics.inc("marquee_poll_skips_total", reason="polled")
+                    return None
             counting = _Counting(route)
-            poll = asyncio.ensure_future(self.pipeline.poll(src, force=False, route=counting))
+            poll = asyncio.ensure_future(
+                self.pipeline.poll(src, backfill=backfill, force=at_once, route=counting)
+            )
             lost = asyncio.Event()
             keeper = asyncio.ensure_future(self._keep(name, poll, lost))
             try:

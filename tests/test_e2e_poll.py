@@ -12,11 +12,13 @@ import asyncio
 import json
 import os
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
+from storage import open_store
 from tests.fakes.boards_greenhouse import FakeGreenhouse, job, pay_range
 from tests.fakes.boards_lever import FakeLever
 from tests.fakes.http import FakeHTTPServer
@@ -172,6 +174,47 @@ async def test_poll_once_baseline_new_update_close_and_a_failing_board(db_url, t
         assert "HTTP 500" in states["broken"]["last_error"]
         assert states["broken"]["failures"] >= 1
         assert states["acme-gh"]["last_error"] is None and states["acme-gh"]["items"] == 6
+
+
+async def test_poll_once_leaves_a_source_another_instance_is_polling(db_url, tmp_path):
+    # issue 9: a manual poll beside running pollers takes each source's lease like they do
+    other = "poller-host:4242:abcdef"
+    now = datetime.now(UTC)
+    async with FakeHTTPServer() as server:
+        FakeGreenhouse(server, "acme")
+        FakeLever(server, "acme")
+
+        async def broken(request: web.Request) -> web.Response:
+            return web.Response(status=500)
+
+        server.route("GET", "/v1/boards/broken/jobs", broken)
+        config = write_config(tmp_path / "marquee.toml", db_url, server.url)
+        async with open_store(db_url) as store:
+            assert await store.acquire_source_lease(
+                "acme-gh", owner=other, now=now, until=now + timedelta(hours=1)
+            )
+
+        code, out, err = await marquee(config, "poll", "--once")
+        assert code == 0, err
+        row = " ".join(summary_row(out, "acme-gh"))
+        assert "skipped: left to another instance, which holds its lease" in row
+        assert summary_row(out, "acme-gh")[2] == "0"  # nothing fetched
+        assert "baseline" in " ".join(summary_row(out, "acme-lever"))
+
+        async with open_store(db_url) as store:
+            state = await store.source_state("acme-gh")
+            assert state is None or not state.baseline_done
+            # the manual poll gave its own leases back: another owner takes one at once
+            assert await store.acquire_source_lease(
+                "acme-lever", owner=other, now=now, until=now + timedelta(minutes=1)
+            )
+            await store.release_source_lease("acme-lever", owner=other)
+            await store.release_source_lease("acme-gh", owner=other)
+
+        code, out, err = await marquee(config, "poll", "--once")
+        assert code == 0, err
+        assert "baseline" in " ".join(summary_row(out, "acme-gh"))
+        assert summary_row(out, "acme-gh")[2] == "6"
 
 
 async def test_backfill_alerts_what_a_new_board_already_lists(sqlite_url, tmp_path):
