@@ -146,7 +146,7 @@ source_state = Table(
     Column("item_count", Integer(), nullable=False, server_default=text("0")),
     Column("disabled_reason", CleanText()),
     Column("baseline_done", Boolean(), nullable=False, server_default=text("false")),
-    # url -> {"etag", "last_modified", "sha256"}: conditional-GET memory (bot.http.Validator)
+    # url -> {"etag", "last_modified", "xxh3"}: conditional-GET memory (bot.http.Validator)
     Column("validators", _json()),
     Column("listing_hash", CleanString()),
     Column("warnings", _json()),

@@ -233,7 +233,7 @@ async def test_source_failures_count_up_and_a_success_resets_them(store):
         "https://boards-api.example/v1/boards/anthropic/jobs": Validator(
             etag='W/"5f1e"', last_modified="Mon, 02 Nov 2026 16:00:00 GMT"
         ),
-        "https://boards-api.example/v1/boards/anthropic/jobs?page=2": Validator(sha256="ab" * 32),
+        "https://boards-api.example/v1/boards/anthropic/jobs?page=2": Validator(digest="ab" * 16),
     }
     at = T0 + timedelta(minutes=6)
     await store.poll_succeeded(
