@@ -58,19 +58,9 @@ _OLD_BLOCK_TAGS = frozenset(
 )
 
 
-def _old_html_to_text(markup: str | None, *, escaped: bool = False) -> str:
-    if not markup:
-        return ""
-    if escaped:
-        markup = unescape_deep(markup)
-    if "<" not in markup:
-        return _old_normalize_space(unescape_deep(markup))
-    try:
-        root = lxml_html.fragment_fromstring(markup, create_parent="div")
-    except (etree.ParserError, ValueError):
-        return _old_normalize_space(re.sub(r"<[^>]*>", " ", markup))
-    for bad in root.xpath("//script|//style|//noscript"):
-        bad.drop_tree()
+def _iterwalk_text(root: etree._Element) -> str:
+    """The old walk: block elements wrapped in line breaks, texts and tails in order
+    (etree.iterwalk reports no comments, so their tails are lost)."""
     parts: list[str] = []
     for event, el in etree.iterwalk(root, events=("start", "end")):
         tag = el.tag if isinstance(el.tag, str) else ""
@@ -84,7 +74,23 @@ def _old_html_to_text(markup: str | None, *, escaped: bool = False) -> str:
                 parts.append("\n")
             if el.tail and el is not root:
                 parts.append(el.tail)
-    return _old_normalize_space(unescape_deep("".join(parts)))
+    return "".join(parts)
+
+
+def _old_html_to_text(markup: str | None, *, escaped: bool = False) -> str:
+    if not markup:
+        return ""
+    if escaped:
+        markup = unescape_deep(markup)
+    if "<" not in markup:
+        return _old_normalize_space(unescape_deep(markup))
+    try:
+        root = lxml_html.fragment_fromstring(markup, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return _old_normalize_space(re.sub(r"<[^>]*>", " ", markup))
+    for bad in root.xpath("//script|//style|//noscript"):
+        bad.drop_tree()
+    return _old_normalize_space(unescape_deep(_iterwalk_text(root)))
 
 
 # Spaces collapsed by the old class, other Unicode whitespace (which \s and str.strip
@@ -194,23 +200,11 @@ def _walk_html_to_text(
         return normalize_space(re.sub(r"<[^>]*>", " ", markup))
     for bad in root.xpath("//script|//style|//noscript"):
         bad.clear(keep_tail=True)
-    parts: list[str] = []
     if comment_tails:
+        parts: list[str] = []
         _visit(root, parts)
         return normalize_space(_html_unescape_deep("".join(parts)))
-    for event, el in etree.iterwalk(root, events=("start", "end")):
-        tag = el.tag if isinstance(el.tag, str) else ""
-        if event == "start":
-            if tag in _OLD_BLOCK_TAGS:
-                parts.append("\n")
-            if el.text and tag:
-                parts.append(el.text)
-        else:
-            if tag in _OLD_BLOCK_TAGS:
-                parts.append("\n")
-            if el.tail and el is not root:
-                parts.append(el.tail)
-    return normalize_space(_html_unescape_deep("".join(parts)))
+    return normalize_space(_html_unescape_deep(_iterwalk_text(root)))
 
 
 def _visit(el: etree._Element, parts: list[str]) -> None:
