@@ -280,19 +280,6 @@ class PostingQueries(StoreBase):
             await self._route_in(conn, events, route, at=at)
         return events
 
-    async def apply_not_modified(
-        self, source: str, *, at: datetime, route: Router | None = None
-    ) -> list[PostingEvent]:
-        """Store a poll whose listing is identical to the previous one (304 or same hash).
-
-        What the last listing showed is still there; what it lacked is missing once more,
-        so "absent twice" closes a posting even when the second poll is a 304.
-        """
-        async with self._engine.begin() as conn:
-            events = await self._apply_not_modified(conn, source, at=at)
-            await self._route_in(conn, events, route, at=at)
-        return events
-
     async def _mark_baseline_done(self, conn: AsyncConnection, source: str) -> None:
         stmt = self._insert(source_state).values(name=source, baseline_done=True)
         stmt = stmt.on_conflict_do_update(
@@ -380,8 +367,10 @@ class PostingQueries(StoreBase):
     async def _apply_not_modified(
         self, conn: AsyncConnection, source: str, *, at: datetime
     ) -> list[PostingEvent]:
-        # The listing is the previous one: what it showed (miss_count 0) is still there,
-        # what it lacked (miss_count > 0) is missing once more. No list of ids needed.
+        # A poll whose listing is the previous one (304 or the same hash; see
+        # Store.poll_not_modified): what it showed (miss_count 0) is still there, what it
+        # lacked (miss_count > 0) is missing once more, so "absent twice" closes a
+        # posting even when the second poll is a 304. No list of ids needed.
         missing = (
             await conn.execute(
                 _KNOWN.where(

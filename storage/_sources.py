@@ -102,19 +102,11 @@ class SourceQueries(StoreBase):
             )
         return [str(w) for w in value or ()]
 
-    async def validators(self, name: str) -> dict[str, Validator]:
-        """The source's conditional-GET memory: URL -> :class:`bot.http.Validator`."""
-        async with self._reader.connect() as conn:
-            value = await conn.scalar(
-                select(source_state.c.validators).where(source_state.c.name == name)
-            )
-        return _validators(value)
-
     async def source_state_and_validators(
         self, name: str
     ) -> tuple[SourceState | None, dict[str, Validator]]:
-        """:meth:`source_state` and :meth:`validators` in one query: what a poll reads
-        before it fetches (one statement instead of two for each of them)."""
+        """:meth:`source_state` and the source's conditional-GET memory (URL ->
+        :class:`bot.http.Validator`) in one query: what a poll reads before it fetches."""
         async with self._reader.connect() as conn:
             row = (await conn.execute(_STATE, {"name": name})).first()
         if row is None:

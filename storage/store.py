@@ -55,7 +55,8 @@ class Store(
         route: Router | None = None,
     ) -> list[PostingEvent]:
         """Record a successful poll whose listing is the previous one (304 or the same
-        body): :meth:`apply_not_modified` and :meth:`poll_succeeded` in one transaction.
+        body), and :meth:`poll_succeeded` with it, in one transaction: what the last
+        listing showed is still there, what it lacked is missing once more.
 
         Most polls of a board find it unchanged; two transactions for each cost as much
         CPU as the request itself (bench/README.md, "Unchanged re-poll").

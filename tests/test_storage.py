@@ -251,7 +251,7 @@ async def test_source_failures_count_up_and_a_success_resets_them(store):
     assert state.last_attempt == at
     assert state.item_count == 212
     assert state.next_attempt == at + timedelta(minutes=15)
-    assert await store.validators("anthropic") == validators
+    assert (await store.source_state_and_validators("anthropic"))[1] == validators
     assert await store.listing_hash("anthropic") == "h1"
     assert await store.source_warnings("anthropic") == ["posting 4012 has no title; skipped"]
 
@@ -278,7 +278,7 @@ async def test_disabling_and_listing_sources(store):
     assert states[1].failure_count == 1  # disabling keeps the health record
     await store.set_source_disabled("workday-disney", None)
     assert (await store.source_state("workday-disney")).disabled_reason is None
-    assert await store.validators("never-polled") == {}
+    assert await store.source_state_and_validators("never-polled") == (None, {})
 
 
 async def test_source_leases_expire_and_are_taken_over(store):

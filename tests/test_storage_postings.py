@@ -254,15 +254,25 @@ async def test_not_modified_keeps_what_was_there_and_closes_what_was_missing(sto
     assert await poll(store, [job("1"), job("2")], 1) == []  # 3 missing once
     route = Router()
     # The next poll is a 304: the listing is the one that lacked 3, so 3 is missing twice.
-    events = await store.apply_not_modified("netflix", at=T0 + 2 * POLL, route=route)
+    events = await store.poll_not_modified(
+        "netflix", at=T0 + 2 * POLL, validators={}, item_count=2, route=route
+    )
     assert kinds(events) == [("closed", "3")]
     assert events[0].posting.last_seen == T0  # the last listing that showed it
     assert route.calls == [events]
     assert await store.count_listings() == 2
     # More 304s report nothing; what is listed stays seen.
     later = T0 + timedelta(hours=5)
-    assert await store.apply_not_modified("netflix", at=T0 + 3 * POLL, route=route) == []
-    assert await store.apply_not_modified("netflix", at=later, route=route) == []
+    assert (
+        await store.poll_not_modified(
+            "netflix", at=T0 + 3 * POLL, validators={}, item_count=2, route=route
+        )
+        == []
+    )
+    assert (
+        await store.poll_not_modified("netflix", at=later, validators={}, item_count=2, route=route)
+        == []
+    )
     assert [p.last_seen for p in await store.listings()] == [later, later]
     assert (await store.posting(events[0].posting.id)).last_seen == T0
 
