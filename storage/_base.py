@@ -20,7 +20,15 @@ from bot.models import OutboxEntry, PostingEvent, StoryEvent
 from storage._engine import one_writer, reader
 from storage.schema import CleanString, clean_text, outbox
 
-__all__ = ["BoundInsert", "Router", "StoreBase", "bound_insert", "chunks", "utcnow"]
+__all__ = [
+    "BoundInsert",
+    "Router",
+    "StoreBase",
+    "bound_insert",
+    "chunks",
+    "column_binder",
+    "utcnow",
+]
 
 Router = Callable[[Sequence[PostingEvent | StoryEvent]], Iterable[OutboxEntry]]
 """Turns a poll's events into outbox entries (matching); runs inside the poll's transaction."""
@@ -134,7 +142,7 @@ def _clean(value: Any) -> Any:
     return clean_text(value) if isinstance(value, str) else value
 
 
-def _bind(col: ColumnElement[Any], dialect: Dialect) -> Callable[[Any], Any]:
+def column_binder(col: ColumnElement[Any], dialect: Dialect) -> Callable[[Any], Any]:
     """What ``col``'s type makes of a value before the driver gets it on ``dialect``."""
     process = col.type.dialect_impl(dialect).bind_processor(dialect)
     return process if process is not None else (lambda value: value)
@@ -173,8 +181,8 @@ class StoreBase:
             _OUTBOX_COLUMNS,
             lambda insert, _row: insert.on_conflict_do_nothing(index_elements=["dedupe_key"]),
         ).sql
-        self._outbox_time = _bind(outbox.c.created_at, dialect)
-        self._outbox_json = _bind(outbox.c.payload, dialect)
+        self._outbox_time = column_binder(outbox.c.created_at, dialect)
+        self._outbox_json = column_binder(outbox.c.payload, dialect)
 
     def _insert(self, table: Table) -> Any:
         """``INSERT`` with this dialect's ``on_conflict_do_nothing/do_update``."""

@@ -35,7 +35,6 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     Dialect,
     Table,
     TableClause,
@@ -51,7 +50,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.enrich.cluster import WINDOW, Candidate, ClusterIndex, Prepared, outlet_key
 from bot.models import StoredStory, Story, StoryEvent
-from storage._base import BoundInsert, Router, StoreBase, bound_insert, chunks, utcnow
+from storage._base import (
+    BoundInsert,
+    Router,
+    StoreBase,
+    bound_insert,
+    chunks,
+    column_binder,
+    utcnow,
+)
 from storage.schema import clean_text, source_state, stories, story_clusters
 
 __all__ = ["StoryQueries", "content_hash"]
@@ -183,13 +190,10 @@ class _Grow:
         order = ("new_last_seen", "new_size", "new_outlets", "cid")  # the table's order
         if tuple(compiled.positiontup or ()) != order:
             raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
-
-        def binder(col: Column[Any]) -> Callable[[Any], Any]:
-            process = col.type.dialect_impl(dialect).bind_processor(dialect)
-            return process if process is not None else (lambda value: value)
-
         return cls(
-            str(compiled), binder(story_clusters.c.outlets), binder(story_clusters.c.last_seen)
+            str(compiled),
+            column_binder(story_clusters.c.outlets, dialect),
+            column_binder(story_clusters.c.last_seen, dialect),
         )
 
 
