@@ -21,7 +21,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -44,7 +44,9 @@ __all__ = [
     "PollSummary",
     "disabled_notice",
     "listing_hash",
+    "poll_spread",
     "recovered_notice",
+    "spread_kinds",
 ]
 
 log = logging.getLogger(__name__)
@@ -405,12 +407,17 @@ class Pipeline:
             summary.events = []
             return summary
 
-        # started in the spread order, reported in the given one
-        order = spread_kinds(sources)
-        done = dict(
-            zip(map(id, order), await asyncio.gather(*(one(s) for s in order)), strict=True)
-        )
-        return [done[id(src)] for src in sources]
+        return await poll_spread(sources, one)
+
+
+async def poll_spread(
+    sources: Sequence[Source], poll_one: Callable[[Source], Awaitable[PollSummary]]
+) -> list[PollSummary]:
+    """``poll_one`` of each source concurrently, started in :func:`spread_kinds` order
+    and reported in the given one (``poll_many`` and ``marquee poll --once``)."""
+    order = spread_kinds(sources)
+    done = dict(zip(map(id, order), await asyncio.gather(*map(poll_one, order)), strict=True))
+    return [done[id(src)] for src in sources]
 
 
 def spread_kinds(sources: Sequence[Source]) -> list[Source]:

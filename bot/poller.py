@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from bot.errors import StorageError
 from bot.health import Metrics
 from bot.models import OutboxEntry, PostingEvent, SourceState, StoryEvent
-from bot.pipeline import Pipeline, PollSummary
+from bot.pipeline import Pipeline, PollSummary, poll_spread
 from bot.sources import Source
 from storage import Router, Store
 
@@ -187,7 +187,7 @@ class Poller:
             summary.events = []  # in the outbox now (see Pipeline.poll_many)
             return summary
 
-        return list(await asyncio.gather(*(one(src) for src in sources)))
+        return await poll_spread(sources, one)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Check every ``check_every`` seconds until ``stop``; then cancel what runs

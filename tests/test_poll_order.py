@@ -8,6 +8,7 @@ from typing import ClassVar
 from bot.enrich import EnrichSettings
 from bot.models import Posting
 from bot.pipeline import Pipeline, spread_kinds
+from bot.poller import Poller, PollerSettings
 from bot.sources.base import Fetched, PollContext, SourceConfig
 from storage import open_store
 
@@ -45,6 +46,32 @@ async def test_a_cycle_starts_the_kinds_spread_and_reports_in_the_given_order(tm
     assert started == ["g1", "w1", "g2", "g3", "w2", "g4"]
     assert [s.source for s in summaries] == list(kinds)
     assert all(s.error is None and s.new == 1 for s in summaries)
+
+
+async def test_poll_once_starts_the_kinds_spread_too(tmp_path):
+    # marquee poll --once goes through the poller (under leases), not poll_many
+    started: list[str] = []
+    kinds = {"g1": "greenhouse", "g2": "greenhouse", "w1": "workday"}
+    boards = [_Board(name, kind, started) for name, kind in kinds.items()]
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    async with open_store(url) as store:
+        pipeline = Pipeline(store, http=None, enrich=EnrichSettings())  # type: ignore[arg-type]
+
+        async def no_router():
+            return None
+
+        poller = Poller(
+            store,
+            pipeline,
+            lambda: boards,
+            owner="test",
+            settings=PollerSettings(concurrency=1),
+            refresh_router=no_router,
+        )
+        summaries = await poller.poll_now(boards, backfill=True)
+    # g at 1/4 and 3/4, w at 1/2
+    assert started == ["g1", "w1", "g2"]
+    assert [s.source for s in summaries] == list(kinds)
 
 
 def test_spreading_keeps_each_kinds_order_and_every_source():
