@@ -89,7 +89,7 @@ async def store(db_url) -> AsyncIterator[Store]:
 async def discord_platform(**kw: Any) -> AsyncIterator[tuple[HoldingDiscord, DiscordPlatform]]:
     async with HoldingDiscord() as fake:
         settings = settings_for(
-            fake, sync_commands=False, request_timeout=kw.pop("request_timeout", 0.5), **kw
+            fake, sync_commands=False, request_timeout=kw.pop("request_timeout", 5.0), **kw
         )
         async with DiscordPlatform(settings, commands=COMMANDS, dispatch=_no_commands) as p:
             yield fake, p
@@ -105,7 +105,7 @@ async def slack_platform(**kw: Any) -> AsyncIterator[tuple[HoldingSlack, SlackPl
             port=0,
             api_base=fake.api_base,
             pace_seconds=kw.pop("pace_seconds", 0.0),
-            request_timeout=kw.pop("request_timeout", 0.5),
+            request_timeout=kw.pop("request_timeout", 5.0),
             **kw,
         )
         async with SlackPlatform(
@@ -184,7 +184,7 @@ async def test_a_discord_storm_delays_but_loses_and_doubles_nothing(store):
     entries = [alert(channels[cid], n) for n in range(24) for cid in channels if n % 2 == (cid % 2)]
     entries += [alert(channels[CHANNEL_ID], n) for n in range(24, 30)]
     await store.enqueue(entries, at=T0)
-    async with discord_platform() as (fake, platform):
+    async with discord_platform(request_timeout=0.5) as (fake, platform):  # "held", "timeout"
         delivery = Delivery(store, {"discord": platform}, clock=clock, worker="storm")
         kinds = []
         for cid in channels:  # every kind of fault, in a random order, then at random
@@ -235,7 +235,9 @@ async def test_a_slack_storm_delays_but_loses_nothing(store):
     entries = [alert(f"slack:{TEAM_ID}/{channels[n % 2]}", n) for n in range(24)]
     await store.enqueue(entries, at=T0)
     # retries by slack_sdk itself would sleep for real: here the outbox does them all
-    async with slack_platform(rate_limit_retries=0, server_error_retries=0) as (fake, platform):
+    async with slack_platform(
+        rate_limit_retries=0, server_error_retries=0, request_timeout=0.5
+    ) as (fake, platform):
         delivery = Delivery(store, {"slack": platform}, clock=clock, worker="storm")
         kinds = [_slack_fault(fake, k) for k in rng.sample(SLACK_FAULTS, len(SLACK_FAULTS))]
         rounds = 0

@@ -209,6 +209,7 @@ async def check_hostile_poll(world: dict[str, Any], kind: Kind, plan: list[Mutat
         new = [e.posting.posting.title for e in after.events if e.kind == "new"]
         assert title in new, (new, after)
         await world["delivery"].run_once()
+        assert await store.outbox_backlog() == 0  # nothing is left for the next example
     assert world["discord"].violations == [] and world["discord"].pings == []
     assert world["slack"].violations == []
 

@@ -284,6 +284,7 @@ async def test_hostile_feed_documents_are_data(world, document, content_type):
     assert after.error is None, after
     assert title in [e.story.story.title for e in after.events if e.kind == "new"], after
     await world["delivery"].run_once()
+    assert await store.outbox_backlog() == 0  # nothing is left for the next example
     assert world["discord"].violations == [] and world["discord"].pings == []
     assert world["slack"].violations == []
 
