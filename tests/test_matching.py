@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import replace
 from datetime import timedelta
 
@@ -171,7 +170,8 @@ def test_stories_by_topic_score_keywords_and_company():
     assert entry.dedupe_key.startswith("c:strike|story:1|updated|also_covered_by|")
 
 
-def test_ten_thousand_subscriptions_stay_fast():
+def test_ten_thousand_subscriptions_route_each_channel_once():
+    """(How fast: bench/, fan-out.)"""
     rng = random.Random(7)
     companies = ["netflix", "disney", "anthropic", "openai", "nvidia", "spotify", "hugging face"]
     companies += [f"studio {i}" for i in range(300)]
@@ -188,11 +188,8 @@ def test_ten_thousand_subscriptions_stay_fast():
         )
         for i in range(1, 10_001)
     ]  # fmt: skip
-    started = time.perf_counter()
     router = build_router(subs)
     entries = list(router(new(PM)))
-    elapsed = time.perf_counter() - started
-    assert elapsed < 1.0, f"{elapsed:.3f} s"
     channels = [e.channel for e in entries]
     assert len(channels) == len(set(channels)) > 100
 
