@@ -16,8 +16,6 @@ the longest backoff, and the first success enables it again and tells them so.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import random
 import time
@@ -29,10 +27,11 @@ from bot.cpu import CpuPool
 from bot.enrich import EnrichSettings, enrich_posting, enrichments
 from bot.enrich.news import score_story, story_enrichments
 from bot.errors import RateLimited, SourceError
+from bot.finish import Finish, listing_hash
 from bot.http import HttpClient
 from bot.models import OutboxEntry, Posting, PostingEvent, SourceState, Story, StoryEvent
 from bot.sources import NEWS_KINDS, Source
-from bot.sources.base import PollContext
+from bot.sources.base import Fetched, PollContext
 from handlers.args import shorten
 from handlers.companies import company_key
 from handlers.reply import Item, Reply, reply_to_json
@@ -111,27 +110,6 @@ class PollSummary:
         }
 
 
-# json.dumps with options builds an encoder per call (same output, ~1 us a posting more)
-_EXTRA = json.JSONEncoder(sort_keys=True, default=str)
-
-
-def listing_hash(posting: Posting) -> str:
-    """A fingerprint of what the listing shows about a posting: when it changes, the
-    posting's detail is fetched again and its enrichment redone."""
-    pay = posting.pay
-    parts = [
-        posting.title,
-        posting.location,
-        posting.url,
-        posting.department,
-        str(posting.remote),
-        posting.description,
-        json.dumps([pay.min, pay.max, pay.currency, pay.period, pay.kind, pay.text]) if pay else "",
-        _EXTRA.encode(dict(posting.extra)),
-    ]
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -190,6 +168,8 @@ class Pipeline:
         summary.baseline = baseline
         route = route if route is not None else self.router_source()
         ctx = PollContext(self.http, validators, cpu=self.cpu)
+        if cfg.kind not in NEWS_KINDS:
+            ctx.finishing = _Finishing(self.store, cfg.name, _company(source), self.enrich)
         try:
             fetched = await source.fetch(ctx)
             summary.warnings = fetched.warnings
@@ -208,9 +188,7 @@ class Pipeline:
                 events = await self._stories(source, fetched.stories, now, baseline, route)
                 count = summary.fetched = len(fetched.stories)
             else:
-                events = await self._postings(
-                    source, ctx, fetched.postings, now, baseline, route, summary
-                )
+                events = await self._postings(source, ctx, fetched, now, baseline, route, summary)
                 count = summary.fetched = len(fetched.postings)
         except SourceError as err:
             summary.error = str(err)
@@ -251,19 +229,25 @@ class Pipeline:
         self,
         source: Source,
         ctx: PollContext,
-        postings: Sequence[Posting],
+        fetched: Fetched,
         now: datetime,
         baseline: bool,
         route: Router | None,
         summary: PollSummary,
     ) -> list[PostingEvent]:
         name = source.config.name
-        known = await self.store.known_listing_hashes(name)
+        finish = await ctx.finish()
+        known = finish.known if finish is not None else {}
         hashes: dict[str, str] = {}
         changed: list[Posting] = []
         unchanged: list[str] = []
-        for posting in _dedupe(postings):
-            h = listing_hash(posting)
+        given = fetched.hashes or (None,) * len(fetched.postings)
+        seen: set[str] = set()
+        for posting, h in zip(fetched.postings, given, strict=True):
+            if posting.external_id in seen:
+                continue  # a board listing the same job twice: the first is kept
+            seen.add(posting.external_id)
+            h = h or listing_hash(posting)
             if known.get(posting.external_id) == h:
                 unchanged.append(posting.external_id)
             else:
@@ -272,20 +256,26 @@ class Pipeline:
         if changed:
             summary.details = len(changed)
             changed = await source.details(ctx, changed)
-        changed = [_with_company(p, source) for p in changed]
-        if self.cpu is not None and changed:
-            # Pay and AI classification are CPU work (~0.4 ms a posting): one batch to
-            # the worker processes while the loop goes on with other sources' I/O.
-            results = await self.cpu.run(enrichments, changed, self.enrich)
-            enriched = [
-                replace(p, salary=salary, ai=ai)
-                for p, (salary, ai) in zip(changed, results, strict=True)
-            ]
-        else:
-            enriched = [enrich_posting(p, self.enrich) for p in changed]
+        # What was not finished where it was parsed (bot.finish): a board that gives no
+        # hand-over the chance, a detail that failed and left the listing's version.
+        todo = [i for i, p in enumerate(changed) if p.ai is None]
+        if todo:
+            rest = [_with_company(changed[i], source) for i in todo]
+            if self.cpu is not None:
+                # Pay and AI classification are CPU work (~0.4 ms a posting): one batch
+                # to the worker processes while the loop goes on with other sources' I/O.
+                results = await self.cpu.run(enrichments, rest, self.enrich)
+                finished = [
+                    replace(p, salary=salary, ai=ai)
+                    for p, (salary, ai) in zip(rest, results, strict=True)
+                ]
+            else:
+                finished = [enrich_posting(p, self.enrich) for p in rest]
+            for i, posting in zip(todo, finished, strict=True):
+                changed[i] = posting
         return await self.store.apply_postings(
             name,
-            enriched,
+            changed,
             unchanged=unchanged,
             listing_hashes=hashes,
             at=now,
@@ -443,15 +433,23 @@ def spread_kinds(sources: Sequence[Source]) -> list[Source]:
     return [src for _, _, src in placed]
 
 
-def _dedupe(postings: Sequence[Posting]) -> list[Posting]:
-    """One posting per external id (a board listing the same job twice keeps the first)."""
-    seen: set[str] = set()
-    out = []
-    for p in postings:
-        if p.external_id not in seen:
-            seen.add(p.external_id)
-            out.append(p)
-    return out
+class _Finishing:
+    """A poll's :class:`Finish`, made when a worker first needs it (a board found
+    unchanged never does) and then kept: the listing hashes stored for the source are
+    read once, by the first page parsed or else by :meth:`Pipeline._postings`."""
+
+    def __init__(self, store: Store, source: str, company: str, settings: EnrichSettings) -> None:
+        self._store = store
+        self._source = source
+        self._company = company
+        self._settings = settings
+        self._finish: Finish | None = None
+
+    async def __call__(self) -> Finish:
+        if self._finish is None:
+            known = await self._store.known_listing_hashes(self._source)
+            self._finish = Finish(self._company, self._settings, known)
+        return self._finish
 
 
 def _with_company(posting: Posting, source: Source) -> Posting:

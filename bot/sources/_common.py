@@ -15,6 +15,7 @@ from bot.models import Posting
 from bot.sources.base import PollContext, SourceConfig
 
 if TYPE_CHECKING:
+    from bot.finish import Finish
     from bot.http import Response
 
 __all__ = [
@@ -99,7 +100,8 @@ async def fetch_details(
             tasks = [group.create_task(one(p)) for p in chunk]
         bodies = [t.result() for t in tasks]
         jobs = [(p, *body) for p, body in zip(chunk, bodies, strict=True) if body is not None]
-        parsed = iter(await ctx.parse(_parse_details, parse, jobs) if jobs else ())
+        finish = await ctx.finish() if jobs else None
+        parsed = iter(await ctx.parse(_parse_details, parse, jobs, finish) if jobs else ())
         for posting, body in zip(chunk, bodies, strict=True):
             if body is None:
                 out.append(posting)
@@ -114,15 +116,21 @@ async def fetch_details(
 
 
 def _parse_details(
-    parse: Callable[[Posting, bytes, str], Posting], jobs: Sequence[tuple[Posting, bytes, str]]
+    parse: Callable[[Posting, bytes, str], Posting],
+    jobs: Sequence[tuple[Posting, bytes, str]],
+    finish: Finish | None = None,
 ) -> list[Posting | str]:
-    """Each detail parsed, or the message of the SourceError that stopped it."""
+    """Each detail parsed (and finished, with ``finish``: the posting is complete now,
+    so it is enriched in the same hand-over), or the message of the SourceError that
+    stopped it."""
     out: list[Posting | str] = []
     for posting, body, url in jobs:
         try:
-            out.append(parse(posting, body, url))
+            detailed = parse(posting, body, url)
         except SourceError as err:
             out.append(str(err))
+        else:
+            out.append(detailed if finish is None else finish.posting(detailed))
     return out
 
 

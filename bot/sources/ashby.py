@@ -64,7 +64,7 @@ class AshbySource:
         if response.not_modified:
             return Fetched(not_modified=True)
         # Decoding and HTML-to-text of a whole board is CPU work: off the loop.
-        return await ctx.parse(self._parse, response.content, response.url)
+        return await ctx.parse_listing(self._parse, response.content, response.url)
 
     async def details(self, ctx: PollContext, postings: Sequence[Posting]) -> list[Posting]:
         """The listing already carries description and pay: nothing more to fetch."""

@@ -12,10 +12,11 @@ Two phases, so details cost requests only for new or changed postings::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
+from bot.finish import Finish, finish_listing
 from bot.models import Posting, Story
 
 if TYPE_CHECKING:
@@ -64,6 +65,9 @@ class Fetched:
     stories: tuple[Story, ...] = ()
     not_modified: bool = False
     warnings: tuple[str, ...] = ()
+    #: each posting's listing hash, when the worker that parsed them computed it
+    #: (:meth:`PollContext.parse_listing`); ``None``: the pipeline computes them
+    hashes: tuple[str, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -78,6 +82,9 @@ class PollContext:
     validators: MutableMapping[str, Validator] = field(default_factory=dict)
     #: the app's worker processes for CPU-heavy parsing (None: a thread of this process)
     cpu: CpuPool | None = None
+    #: how the pipeline wants postings finished where they are parsed (bot.finish),
+    #: asked for when the first page is parsed (None: the pipeline does it all itself)
+    finishing: Callable[[], Awaitable[Finish]] | None = None
 
     async def parse(self, fn: Callable[..., T], /, *args: Any) -> T:
         """``fn(*args)`` off the event loop: decoding and HTML-to-text of a page or a
@@ -87,6 +94,26 @@ class PollContext:
         if self.cpu is None:
             return await asyncio.to_thread(fn, *args)
         return await self.cpu.run(fn, *args)
+
+    async def parse_listing(
+        self,
+        fn: Callable[..., T],
+        /,
+        *args: Any,
+        complete: Callable[[Posting], bool] | None = None,
+    ) -> T:
+        """:meth:`parse` for a page of a board's listing: ``fn`` returns a dataclass with
+        ``postings`` and ``hashes`` (:class:`Fetched`, or a page of its own). In the same
+        hand-over the worker hashes the postings and enriches those that changed since
+        the last poll and need no detail request: all of them, or those ``complete``
+        (a module-level function, to pickle) accepts. See bot.finish."""
+        if self.finishing is None:
+            return await self.parse(fn, *args)
+        return await self.parse(finish_listing, await self.finishing(), complete, fn, *args)
+
+    async def finish(self) -> Finish | None:
+        """What finishes a posting where its detail is parsed, if the pipeline asks."""
+        return None if self.finishing is None else await self.finishing()
 
     async def get(
         self,

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from bot.errors import ConfigError, ParseError
@@ -116,7 +117,7 @@ class LeverSource:
                 pages.append((url, None if response.status == 304 else response, None))
                 more = self.page_url(skip + self.page_size) in ctx.validators
             else:
-                page = await ctx.parse(self._parse_page, response.content, response.url)
+                page = await ctx.parse_listing(self._parse_page, response.content, response.url)
                 count, ids = page.count, page.ids
                 if pages and ids and ids <= seen:
                     # The server ignores skip (a proxy, a saved copy): we have the board.
@@ -137,21 +138,30 @@ class LeverSource:
         if not changed:
             return Fetched(not_modified=True)
         postings: list[Posting] = []
+        hashes: list[str] | None = []  # None once a page came without them
         known: set[str] = set()
         first = 0  # the index of the page's first posting on the board, for warnings
         for url, answer, page in pages:
             if page is None:
                 if answer is None:  # a 304 among changed pages: its body is needed now
                     answer = await ctx.get(url)
-                page = await ctx.parse(self._parse_page, answer.content, answer.url)
+                page = await ctx.parse_listing(self._parse_page, answer.content, answer.url)
             warnings.extend(f"posting #{first + i} skipped: {err}" for i, err in page.skipped)
             first += page.count
-            for posting in page.postings:
+            if page.hashes is None:
+                hashes = None
+            for index, posting in enumerate(page.postings):
                 # A posting can move to the next page while we page: keep its first copy.
                 if posting.external_id not in known:
                     known.add(posting.external_id)
                     postings.append(posting)
-        return Fetched(postings=tuple(postings), warnings=tuple(warnings))
+                    if hashes is not None and page.hashes is not None:
+                        hashes.append(page.hashes[index])
+        return Fetched(
+            postings=tuple(postings),
+            warnings=tuple(warnings),
+            hashes=tuple(hashes) if hashes is not None else None,
+        )
 
     async def details(self, ctx: PollContext, postings: Sequence[Posting]) -> list[Posting]:
         """The listing already carries description and pay: nothing more to fetch."""
@@ -217,14 +227,17 @@ class LeverSource:
         )
 
 
-class _Page(NamedTuple):
-    """One page parsed: how many items, their ids, the postings read and the items
-    skipped (index on the page, why)."""
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """One page parsed: how many items, their ids, the postings read, the items
+    skipped (index on the page, why) and, when the worker finished the page
+    (:meth:`PollContext.parse_listing`), the postings' listing hashes."""
 
     count: int
     ids: frozenset[object]
-    postings: list[Posting]
+    postings: Sequence[Posting]
     skipped: list[tuple[int, str]]
+    hashes: tuple[str, ...] | None = None
 
 
 def _ids(items: list[Any]) -> frozenset[object]:

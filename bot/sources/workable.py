@@ -63,7 +63,9 @@ class WorkableSource:
         if response.not_modified:
             return Fetched(not_modified=True)
         # Decoding and HTML-to-text of a whole board is CPU work: off the loop.
-        return await ctx.parse(self._parse, response.content, response.url)
+        return await ctx.parse_listing(
+            self._parse, response.content, response.url, complete=_has_description
+        )
 
     async def details(self, ctx: PollContext, postings: Sequence[Posting]) -> list[Posting]:
         """Fill the description of postings the listing gave without one; a failed
@@ -156,6 +158,11 @@ class WorkableSource:
             pay=None,  # no structured pay on Workable: the text parser reads the description
             extra=extra,
         )
+
+
+def _has_description(posting: Posting) -> bool:
+    """Whether the listing gave the posting's description (else a detail request does)."""
+    return bool(posting.description)
 
 
 def _locations(rows: list[dict[str, Any]]) -> list[str]:
