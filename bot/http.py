@@ -215,8 +215,17 @@ class HttpClient:
         """POST a JSON body (Workday's CXS API lists jobs this way)."""
         hdrs = {"Content-Type": "application/json", "Accept": "application/json"}
         hdrs.update(headers or {})
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        body = _json_body(payload)
         return await self.request("POST", url, content=body, headers=hdrs, validators=validators)
+
+    @staticmethod
+    def validator_key(
+        url: str, *, params: Mapping[str, str | int] | None = None, payload: Any = None
+    ) -> str:
+        """The key a conditional request's validator is kept under: the URL with its
+        query, and a POSTed JSON ``payload`` (Workday's offset is in it)."""
+        content = None if payload is None else _json_body(payload)
+        return _validator_key(str(httpx.URL(url, params=params)) if params else url, content)
 
     async def request(
         self,
@@ -233,8 +242,7 @@ class HttpClient:
         request_url = str(httpx.URL(url, params=params)) if params else url
         # listing pages (asked conditionally) come back each poll; details do not
         parsed, netloc = (_parse if validators is not None else _parse.__wrapped__)(request_url)
-        # POST bodies are part of what identifies a listing page (Workday's offset).
-        cache_key = request_url if content is None else f"{request_url} {content.decode()}"
+        cache_key = _validator_key(request_url, content)
         previous = validators.get(cache_key) if validators is not None else None
         hdrs = dict(headers or {})
         if previous is not None and method == "GET":
@@ -381,6 +389,15 @@ def _session(limits: httpx.Limits) -> aiohttp.ClientSession:
         ssl=httpx.create_ssl_context(trust_env=False),
     )
     return aiohttp.ClientSession(connector=connector, response_class=_SmallReads)
+
+
+def _json_body(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _validator_key(request_url: str, content: bytes | None) -> str:
+    # POST bodies are part of what identifies a listing page (Workday's offset).
+    return request_url if content is None else f"{request_url} {content.decode()}"
 
 
 @functools.lru_cache(maxsize=2048)

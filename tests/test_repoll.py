@@ -2,23 +2,29 @@
 was reads and writes, on SQLite and PostgreSQL.
 
 A poll reads its source's state and conditional-GET memory in one query, and records a
-not-modified listing and its success in one transaction. A Lever page with the same
-bytes as last time is treated like a 304: not decoded, followed by the next page only
-where the last poll went on.
+not-modified listing and its success in one transaction. A page with the same bytes as
+last time is treated like a 304: not decoded, followed by the next page only where the
+last poll went on (Lever, Workday, SmartRecruiters, Eightfold).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from aiohttp import web
 
 from bot.errors import StorageError
 from bot.http import Validator
-from bot.sources.base import PollContext
+from bot.sources import SourceConfig, make_source
+from bot.sources.base import PollContext, Source
 from storage import open_store
 from tests.fakes.boards_lever import FakeLever, bulk
+from tests.fakes.boards_smartrecruiters import FakeSmartRecruitersBoard
 from tests.fakes.http import FakeHTTPServer
+from tests.test_properties_boards import KINDS, Kind
+from tests.test_properties_hostile import MutatingServer
 from tests.test_sources_lever import source as lever
 from tests.test_storage_postings import POLL, T0, Router, job, kinds
 
@@ -153,3 +159,101 @@ def test_a_body_digest_stored_by_an_earlier_version_is_not_compared():
     assert old.digest is None and old.etag == 'W/"1"'
     assert Validator.from_json(Validator(digest="cd" * 16).to_json()).digest == "cd" * 16
     assert Validator(digest="cd" * 16).to_json() == {"xxh3": "cd" * 16}
+
+
+# -- Workday, SmartRecruiters, Eightfold: paged listings decoded only when changed ------
+
+PAGE = {"workday": 20, "smartrecruiters": 100, "eightfold": 10}
+PAGED = [k for k in KINDS if k.name in PAGE]
+
+
+async def _paged(kind: Kind, server: MutatingServer, pages: float) -> tuple[Any, Source]:
+    """A board of ``kind`` with postings for ``pages`` pages, and its source."""
+    board = kind.make(server)
+    while _count(board) < pages * PAGE[kind.name]:
+        kind.add(board, f"Machine Learning Engineer {_count(board)}")
+    source = make_source(
+        SourceConfig(
+            name=f"{kind.name}-paged",
+            kind=kind.name,
+            company="Acme",
+            base_url=kind.base(server),
+            options=kind.options(board),
+        )
+    )
+    return board, source
+
+
+def _count(board: Any) -> int:
+    return len(board.jobs)
+
+
+@pytest.mark.parametrize("kind", PAGED, ids=[k.name for k in PAGED])
+async def test_an_unchanged_paged_board_is_asked_as_far_as_last_time_and_not_decoded(http, kind):
+    async with MutatingServer() as server:
+        board, src = await _paged(kind, server, 2.5)
+        ctx = PollContext(http)
+        first = await src.fetch(ctx)
+        assert len(first.postings) == _count(board)
+        asked = len(board.list_requests())
+        assert asked == 3 and len(ctx.validators) == 3
+
+        assert (await src.fetch(ctx)).not_modified
+        assert len(board.list_requests()) == 2 * asked  # each page once more, no further
+
+        # the last page changes: every page is read once, the unchanged ones from the
+        # answers the look already had
+        kind.add(board, "Research Scientist, Generative AI")
+        changed = await src.fetch(ctx)
+        assert len(board.list_requests()) == 3 * asked
+        assert "Research Scientist, Generative AI" in [p.title for p in changed.postings]
+        assert len(changed.postings) == _count(board)
+
+
+@pytest.mark.parametrize("kind", PAGED, ids=[k.name for k in PAGED])
+async def test_a_shorter_paged_board_forgets_the_pages_it_lost(http, kind):
+    async with MutatingServer() as server:
+        board, src = await _paged(kind, server, 2.5)
+        ctx = PollContext(http)
+        await src.fetch(ctx)
+        assert len(ctx.validators) == 3
+        del board.jobs[PAGE[kind.name] + 5 :]  # now a page and a bit
+        shorter = await src.fetch(ctx)
+        assert len(shorter.postings) == PAGE[kind.name] + 5
+        assert len(ctx.validators) == 2  # the third page's memory is gone
+        before = len(board.list_requests())
+        assert (await src.fetch(ctx)).not_modified
+        assert len(board.list_requests()) == before + 2
+
+
+class _WidePages(FakeSmartRecruitersBoard):
+    """A SmartRecruiters that answers 150 postings a page, whatever the limit asked."""
+
+    async def _list(self, request: web.Request) -> web.Response:
+        offset = int(request.query["offset"])
+        entries = [j.listing_entry(self.company_id, self._api_url(request)) for j in self.jobs]
+        return web.json_response(
+            {"totalFound": len(entries), "content": entries[offset : offset + 150]}
+        )
+
+
+async def test_a_board_paged_unlike_the_walk_is_read_in_full(http):
+    """Pages the walk does not visit (here at offset 150: the server answered more than
+    a page) cannot be vouched for: a change there is found by reading the board."""
+    async with MutatingServer() as server:
+        board = _WidePages(server)
+        for n in range(300):
+            board.add(f"Machine Learning Engineer {n}")
+        src = make_source(
+            SourceConfig(
+                name="wide", kind="smartrecruiters", base_url=server.url + "/",
+                options={"company_id": board.company_id},
+            )
+        )  # fmt: skip
+        ctx = PollContext(http)
+        assert len((await src.fetch(ctx)).postings) == 300
+        assert [r.query["offset"] for r in board.list_requests()] == ["0", "150"]
+        assert (await src.fetch(ctx)).not_modified
+        board.jobs[200].name = "Research Scientist, Generative AI"
+        changed = await src.fetch(ctx)
+        assert "Research Scientist, Generative AI" in [p.title for p in changed.postings]

@@ -115,6 +115,21 @@ class PollContext:
         """What finishes a posting where its detail is parsed, if the pipeline asks."""
         return None if self.finishing is None else await self.finishing()
 
+    def asked_last_time(
+        self, url: str, *, params: Mapping[str, str | int] | None = None, payload: Any = None
+    ) -> bool:
+        """Whether the last successful poll asked for this page conditionally (its
+        validator is kept): a paged listing whose pages are unchanged so far goes on
+        only as far as that poll went."""
+        return self.http.validator_key(url, params=params, payload=payload) in self.validators
+
+    def forget(
+        self, url: str, *, params: Mapping[str, str | int] | None = None, payload: Any = None
+    ) -> bool:
+        """Drop this page's validator (a listing that got shorter); whether it had one."""
+        key = self.http.validator_key(url, params=params, payload=payload)
+        return self.validators.pop(key, None) is not None
+
     async def get(
         self,
         url: str,

@@ -46,7 +46,7 @@ from bot.errors import (
     SourceError,
 )
 from bot.models import Posting
-from bot.sources._common import fetch_details, json_body
+from bot.sources._common import fetch_details, forget_pages, json_body, unchanged_pages
 from bot.sources._common import required_option as _option
 from bot.sources.base import Fetched, PollContext, SourceConfig
 from bot.text import html_to_text, normalize_space
@@ -133,12 +133,23 @@ class EightfoldSource:
 
     # -- listing ---------------------------------------------------------------------
     async def _fetch(self, ctx: PollContext, api: Api) -> Fetched:
+        url = self._listing_url(api)
+        answers: dict[int, Response] = {}
+        if await unchanged_pages(
+            ctx,
+            lambda start: self._ask(ctx, api, start),
+            lambda start: ctx.asked_last_time(url, params=self._params(start)),
+            step=_PAGE_SIZE,
+            max_pages=_MAX_PAGES,
+            answers=answers,
+        ):
+            return Fetched(not_modified=True)
         postings: dict[str, Posting] = {}
         warnings: list[str] = []
         unchanged = True
         start = 0
         for _ in range(_MAX_PAGES):
-            body, same = await self._page(ctx, api, start)
+            body, same = await self._page(ctx, api, start, answers)
             unchanged = unchanged and same
             entries = _positions(body, api, start)
             repeated = 0
@@ -169,22 +180,35 @@ class EightfoldSource:
                 f"eightfold {self.host}: stopped after {_MAX_PAGES} pages; "
                 "the listing may be incomplete"
             )
+        forget_pages(lambda o: ctx.forget(url, params=self._params(o)), start, _PAGE_SIZE)
         if unchanged:
             return Fetched(not_modified=True)
         return Fetched(postings=tuple(postings.values()), warnings=tuple(warnings))
 
-    async def _page(self, ctx: PollContext, api: Api, start: int) -> tuple[Any, bool]:
-        url = self.api if api == "apply_v2" else f"{self.pcsx_api}/search"
-        params = {"domain": self.domain, "start": start, "num": _PAGE_SIZE}
+    def _listing_url(self, api: Api) -> str:
+        return self.api if api == "apply_v2" else f"{self.pcsx_api}/search"
+
+    def _params(self, start: int) -> dict[str, str | int]:
+        return {"domain": self.domain, "start": start, "num": _PAGE_SIZE}
+
+    async def _ask(self, ctx: PollContext, api: Api, start: int) -> Response:
         try:
-            resp = await ctx.get(url, params=params, conditional=True)
-            if resp.not_modified and not resp.content:
-                # A bodiless 304: paging needs the page itself, so ask once more plainly.
-                return (await ctx.get(url, params=params)).json(), True
+            url, params = self._listing_url(api), self._params(start)
+            return await ctx.get(url, params=params, conditional=True)
         except HTTPStatusError as err:
             if start == 0 and err.status in _REFUSED_STATUSES:
                 raise _Refused(str(err)) from err
             raise
+
+    async def _page(
+        self, ctx: PollContext, api: Api, start: int, answers: dict[int, Response]
+    ) -> tuple[Any, bool]:
+        """A page decoded (asked now unless :func:`unchanged_pages` has its answer)."""
+        resp = answers.pop(start, None) or await self._ask(ctx, api, start)
+        if resp.not_modified and not resp.content:
+            # A bodiless 304: paging needs the page itself, so ask once more plainly.
+            plain = await ctx.get(self._listing_url(api), params=self._params(start))
+            return plain.json(), True
         body = resp.json()
         if start == 0 and _refusal(body, api):
             raise _Refused(f"the server says {_refusal(body, api)[:200]!r}")

@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 from bot.errors import ConfigError, ParseError
 from bot.models import Posting
-from bot.sources._common import fetch_details, json_body
+from bot.sources._common import fetch_details, forget_pages, json_body, unchanged_pages
 from bot.sources.base import Fetched, PollContext, SourceConfig
 from bot.text import html_to_text, normalize_space
 
@@ -75,12 +75,22 @@ class SmartRecruitersSource:
 
     async def fetch(self, ctx: PollContext) -> Fetched:
         """Page through the listing; ``not_modified`` only when every page was."""
+        answers: dict[int, Response] = {}
+        if await unchanged_pages(
+            ctx,
+            lambda offset: self._ask(ctx, offset),
+            lambda offset: ctx.asked_last_time(self.api, params=_params(offset)),
+            step=_PAGE_SIZE,
+            max_pages=_MAX_PAGES,
+            answers=answers,
+        ):
+            return Fetched(not_modified=True)
         postings: dict[str, Posting] = {}
         warnings: list[str] = []
         unchanged = True
         offset = 0
         for _ in range(_MAX_PAGES):
-            body, same = await self._page(ctx, offset)
+            body, same = await self._page(ctx, offset, answers)
             unchanged = unchanged and same
             entries, total = _listing(body, offset)
             repeated = 0
@@ -112,6 +122,7 @@ class SmartRecruitersSource:
                 f"smartrecruiters {self.company_id}: stopped after {_MAX_PAGES} pages; "
                 "the listing may be incomplete"
             )
+        forget_pages(lambda o: ctx.forget(self.api, params=_params(o)), offset, _PAGE_SIZE)
         if offset == 0:
             warnings.append(
                 f"smartrecruiters {self.company_id}: the board is empty; an unknown company "
@@ -132,12 +143,17 @@ class SmartRecruitersSource:
         )
 
     # -- listing ---------------------------------------------------------------------
-    async def _page(self, ctx: PollContext, offset: int) -> tuple[Any, bool]:
-        params = {"limit": _PAGE_SIZE, "offset": offset}
-        resp = await ctx.get(self.api, params=params, conditional=True)
+    async def _ask(self, ctx: PollContext, offset: int) -> Response:
+        return await ctx.get(self.api, params=_params(offset), conditional=True)
+
+    async def _page(
+        self, ctx: PollContext, offset: int, answers: dict[int, Response]
+    ) -> tuple[Any, bool]:
+        """A page decoded (asked now unless :func:`unchanged_pages` has its answer)."""
+        resp = answers.pop(offset, None) or await self._ask(ctx, offset)
         if resp.not_modified and not resp.content:
             # A bodiless 304: paging needs the page itself, so ask once more plainly.
-            return (await ctx.get(self.api, params=params)).json(), True
+            return (await ctx.get(self.api, params=_params(offset))).json(), True
         return resp.json(), resp.not_modified
 
     def _posting(self, entry: object) -> Posting | None:
@@ -208,6 +224,10 @@ class SmartRecruitersSource:
             description="\n\n".join(parts) or posting.description,
             url=url if url.startswith(("https://", "http://")) else posting.url,
         )
+
+
+def _params(offset: int) -> dict[str, str | int]:
+    return {"limit": _PAGE_SIZE, "offset": offset}
 
 
 def _listing(body: object, offset: int) -> tuple[list[Any], int | None]:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.errors import ConfigError, ParseError
 from bot.models import Posting
-from bot.sources._common import fetch_details, json_body
+from bot.sources._common import fetch_details, forget_pages, json_body, unchanged_pages
 from bot.sources._common import required_option as _option
 from bot.sources.base import Fetched, PollContext, SourceConfig
 from bot.text import html_to_text, normalize_space
@@ -76,11 +76,22 @@ class WorkdaySource:
         self.search_text = search.strip()
         self.base_url = (config.base_url or f"https://{self.host}").rstrip("/")
         self.api = f"{self.base_url}/wday/cxs/{self.tenant}/{self.site}"
+        self.jobs_url = f"{self.api}/jobs"
         self.company = config.company or config.name
         self.label = f"{self.tenant}/{self.site}"
 
     async def fetch(self, ctx: PollContext) -> Fetched:
         """Page through the listing; ``not_modified`` only when every page was."""
+        answers: dict[int, Response] = {}
+        if await unchanged_pages(
+            ctx,
+            lambda offset: self._ask(ctx, offset),
+            lambda offset: ctx.asked_last_time(self.jobs_url, payload=self._payload(offset)),
+            step=_PAGE_SIZE,
+            max_pages=_MAX_PAGES,
+            answers=answers,
+        ):
+            return Fetched(not_modified=True)
         postings: dict[str, Posting] = {}
         warnings: list[str] = []
         unchanged = True
@@ -88,7 +99,7 @@ class WorkdaySource:
         seen_entries = 0
         offset = 0
         for page in range(_MAX_PAGES):
-            body, same = await self._page(ctx, offset)
+            body, same = await self._page(ctx, offset, answers)
             unchanged = unchanged and same
             entries, page_total = _listing(body, offset)
             if page == 0:
@@ -119,6 +130,9 @@ class WorkdaySource:
                 f"workday {self.label}: stopped after {_MAX_PAGES} pages; "
                 "the listing may be incomplete"
             )
+        forget_pages(
+            lambda o: ctx.forget(self.jobs_url, payload=self._payload(o)), offset, _PAGE_SIZE
+        )
         if total is not None and total >= _TOTAL_CAP:
             warnings.append(
                 f"workday {self.label}: the board reports {total} postings, "
@@ -140,17 +154,25 @@ class WorkdaySource:
         )
 
     # -- listing ---------------------------------------------------------------------
-    async def _page(self, ctx: PollContext, offset: int) -> tuple[Any, bool]:
-        payload = {
+    def _payload(self, offset: int) -> dict[str, Any]:
+        return {
             "appliedFacets": {},
             "limit": _PAGE_SIZE,
             "offset": offset,
             "searchText": self.search_text,
         }
-        resp = await ctx.post_json(f"{self.api}/jobs", payload, conditional=True)
+
+    async def _ask(self, ctx: PollContext, offset: int) -> Response:
+        return await ctx.post_json(self.jobs_url, self._payload(offset), conditional=True)
+
+    async def _page(
+        self, ctx: PollContext, offset: int, answers: dict[int, Response]
+    ) -> tuple[Any, bool]:
+        """A page decoded (asked now unless :func:`unchanged_pages` has its answer)."""
+        resp = answers.pop(offset, None) or await self._ask(ctx, offset)
         if resp.not_modified and not resp.content:
             # A bodiless 304: paging needs the page itself, so ask once more plainly.
-            return (await ctx.post_json(f"{self.api}/jobs", payload)).json(), True
+            return (await ctx.post_json(self.jobs_url, self._payload(offset))).json(), True
         return resp.json(), resp.not_modified
 
     def _posting(self, entry: object) -> Posting:
