@@ -249,6 +249,18 @@ Index(
     *_ORDER_SQLITE,
     info={"dialect": "sqlite"},
 ).ddl_if(dialect="sqlite")
+# An unchanged re-poll reads a source's missing postings and refreshes the others'
+# last_seen from this alone; on SQLite those columns otherwise meant following each
+# row's overflow pages past the description (migration 0007; PostgreSQL keeps long
+# descriptions out of line).
+Index(
+    "ix_postings_source_state_sqlite",
+    postings.c.source,
+    postings.c.status,
+    postings.c.miss_count,
+    postings.c.last_seen,
+    info={"dialect": "sqlite"},
+).ddl_if(dialect="sqlite")
 # listings match a company by its name or by the source's name, in any case
 Index("ix_postings_source_key", func.lower(postings.c.source))
 Index("ix_postings_first_seen", postings.c.first_seen)

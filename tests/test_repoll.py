@@ -9,11 +9,13 @@ last poll went on (Lever, Workday, SmartRecruiters, Eightfold).
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiohttp import web
+from sqlalchemy import event
 
 from bot.errors import StorageError
 from bot.http import Validator
@@ -112,6 +114,33 @@ async def test_a_not_modified_poll_is_one_transaction(store):
     assert await store.source_state("netflix") == before
     again = await store.poll_not_modified("netflix", at=T0 + 3 * POLL, validators={}, item_count=2)
     assert kinds(again) == [("closed", "3")]
+
+
+async def test_on_sqlite_a_not_modified_poll_reads_its_postings_from_an_index(sqlite_url):
+    """Both statements on a source's postings go through ix_postings_source_state_sqlite
+    (migration 0007), never through the rows and their overflow pages."""
+    async with open_store(sqlite_url) as store:
+        await store.apply_postings(
+            "netflix", [job(str(n)) for n in range(40)], at=T0, baseline=True
+        )
+        seen: list[tuple[str, Any]] = []
+
+        def record(conn, cursor, statement, params, context, executemany):
+            seen.append((statement, params))
+
+        engine = store._engine.sync_engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            await store.poll_not_modified("netflix", at=T0 + POLL, validators={}, item_count=40)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        on_postings = [(s, p) for s, p in seen if re.search(r"(FROM|UPDATE) postings\b", s)]
+        assert len(on_postings) == 2, seen
+        async with store._engine.connect() as conn:
+            for statement, params in on_postings:
+                plan = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)).all()
+                details = " ".join(str(row[-1]) for row in plan)
+                assert "INDEX ix_postings_source_state_sqlite" in details, (statement, details)
 
 
 # -- Lever: a page with the same bytes as last time is treated as a 304 --------------
