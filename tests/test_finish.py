@@ -24,8 +24,10 @@ from bot.sources import SourceConfig, make_source
 from bot.sources.base import Fetched, PollContext, Source
 from storage import Store, open_store
 from tests.fakes import boards_workable
+from tests.fakes.boards_lever import FakeLever, bulk
 from tests.test_properties_boards import KINDS, Kind
 from tests.test_properties_hostile import MutatingServer
+from tests.test_sources_lever import source as lever
 
 SETTINGS = EnrichSettings()
 
@@ -193,3 +195,26 @@ async def test_a_listing_hash_is_the_listing_version_of_the_posting(sqlite_url):
         assert second.error is None and second.details == 1, second
         assert [e.kind for e in second.events] == ["updated"]
         _assert_same(await _stored(store, "workable-bare"), await _expected(source, http))
+
+
+async def test_paged_lever_hashes_stay_with_their_postings(sqlite_url):
+    """A posting listed on two pages (it moved while the board was paged) is kept once,
+    its first copy, with that copy's hash: the hashes stored are those of the postings
+    a fetch with nothing finished on the way reads."""
+    async with (
+        open_store(sqlite_url) as store,
+        HttpClient() as http,
+        CpuPool(1) as cpu,
+        MutatingServer() as server,
+    ):
+        listed = bulk(25)
+        listed.insert(12, dict(listed[7], text="Engineer 7, moved"))  # on pages 1 and 2
+        FakeLever(server, postings=listed)
+        src = lever(server, page_size=10, name="paged", company="Acme")
+        summary = await Pipeline(store, http, enrich=SETTINGS, cpu=cpu).poll(src, backfill=True)
+        assert summary.error is None and summary.new == 25
+        plain = (await src.fetch(PollContext(http))).postings
+        assert len(plain) == 25 and plain[7].title == "Engineer 7"
+        assert await store.known_listing_hashes("paged") == {
+            p.external_id: listing_hash(p) for p in plain
+        }
