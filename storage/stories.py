@@ -145,6 +145,9 @@ class _Window:
     max_id: int  # the table's largest story id when this was last in step with it
 
 
+_TOP_STORY = select(func.max(stories.c.id)).scalar_subquery()
+_TOP_CLUSTER = select(func.max(story_clusters.c.id)).scalar_subquery()
+
 _WITH_CLUSTER = select(stories, story_clusters.c.size, story_clusters.c.outlets).select_from(
     stories.outerjoin(story_clusters, stories.c.cluster_id == story_clusters.c.id)
 )
@@ -205,10 +208,16 @@ class _Ids:
     lock (BEGIN IMMEDIATE) held since before that read, and neither table has
     AUTOINCREMENT."""
 
-    def __init__(self, conn: AsyncConnection, dialect: str) -> None:
+    def __init__(
+        self, conn: AsyncConnection, dialect: str, tops: tuple[int, int] | None = None
+    ) -> None:
+        """``tops``: the largest story and cluster ids, when this transaction read them
+        already (SQLite; see ``StoryQueries._window_for``)."""
         self._conn = conn
         self._dialect = dialect
         self._tops: dict[str, int] | None = None
+        if tops is not None:
+            self._tops = {stories.name: tops[0], story_clusters.name: tops[1]}
 
     async def take(self, table: Table, count: int) -> list[int]:
         if count <= 0:
@@ -218,10 +227,7 @@ class _Ids:
             stmt = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
             return sorted(await self._conn.scalars(stmt))
         if self._tops is None:
-            stmt = select(
-                select(func.max(stories.c.id)).scalar_subquery(),
-                select(func.max(story_clusters.c.id)).scalar_subquery(),
-            )
+            stmt = select(_TOP_STORY, _TOP_CLUSTER)
             top_story, top_cluster = (await self._conn.execute(stmt)).one()
             self._tops = {stories.name: top_story or 0, story_clusters.name: top_cluster or 0}
         start = self._tops[table.name] + 1
@@ -457,8 +463,8 @@ class StoryQueries(StoreBase):
         # Their ids, and the ids of the clusters they start, are taken before the rows
         # are written (see _Ids): each row is written once, with its cluster, by an
         # executemany of a statement compiled once, nothing read back.
-        window = await self._window_for(conn, at)
-        ids = _Ids(conn, self.dialect)
+        window, tops = await self._window_for(conn, at)
+        ids = _Ids(conn, self.dialect, tops)
         story_ids = await ids.take(stories, len(new))
         index, clusters = window.index, window.clusters
         # A cluster started in this poll is known by minus its lead story's id until
@@ -561,9 +567,13 @@ class StoryQueries(StoreBase):
             events.append(StoryEvent("updated", _stored(row), changes))
         return events
 
-    async def _window_for(self, conn: AsyncConnection, at: datetime) -> _Window:
+    async def _window_for(
+        self, conn: AsyncConnection, at: datetime
+    ) -> tuple[_Window, tuple[int, int]]:
         """The clustering window for a poll at ``at``: the one kept from the last poll,
-        moved on to ``at``, when the table agrees with it; else read anew.
+        moved on to ``at``, when the table agrees with it; else read anew. With it, the
+        largest story and cluster ids, read in the same query (for ``_Ids``: one
+        statement a poll fewer).
 
         The table agrees when its largest story id and its count of stories in the
         window are the ones this process left: another process (several instances can
@@ -581,22 +591,25 @@ class StoryQueries(StoreBase):
                 # often moves back by a moment, and takes in what it had let go.
                 await self._read_window(conn, window, since, until=window.since)
             stmt = select(
-                select(func.max(stories.c.id)).scalar_subquery(),
+                _TOP_STORY,
+                _TOP_CLUSTER,
                 select(func.count())
                 .select_from(stories)
                 .where(stories.c.first_seen >= since)
                 .scalar_subquery(),
             )
-            top, count = (await conn.execute(stmt)).one()
-            if (top or 0) == window.max_id and count == len(window.index):
-                return window
+            top, top_cluster, count = (await conn.execute(stmt)).one()
+            tops = (top or 0, top_cluster or 0)
+            if tops[0] == window.max_id and count == len(window.index):
+                return window, tops
         self._story_window = None
-        top = await conn.scalar(select(func.max(stories.c.id)))
-        window = _Window(since, ClusterIndex(), {}, [], top or 0)
+        top, top_cluster = (await conn.execute(select(_TOP_STORY, _TOP_CLUSTER))).one()
+        tops = (top or 0, top_cluster or 0)
+        window = _Window(since, ClusterIndex(), {}, [], tops[0])
         await self._read_window(conn, window, since)
         heapq.heapify(window.expiry)
         self._story_window = window
-        return window
+        return window, tops
 
     async def _read_window(
         self,
