@@ -3,7 +3,7 @@ BoundInsert.bind make, on both dialects, memoised JSON and hostile text included
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy.dialects import postgresql, sqlite
@@ -14,6 +14,7 @@ from storage._base import bound_insert
 from storage.schema import stories
 
 AT = datetime(2026, 11, 28, 17, 0, tzinfo=UTC)
+_CET = timezone(timedelta(hours=1))
 
 
 def _story(n: int, **changes) -> Story:
@@ -41,6 +42,9 @@ STORIES = [
     _story(5, topics={"ai": 0.0, "jobs": -0.0}, reasons=("x",)),
     _story(6, topics={"ai": -0.0, "jobs": 0.0}, reasons=("x",)),
     _story(7, topics={"ai": 1}, published=datetime(2026, 1, 1, 5, tzinfo=UTC)),
+    # the same key as story 7's topics, and the same instant in another zone
+    _story(8, topics={"ai": 1.0}, published=datetime(2026, 1, 1, 6, tzinfo=_CET)),
+    _story(9, topics={"ai": True}, published=AT - timedelta(minutes=1)),
 ]
 
 
