@@ -145,6 +145,9 @@ class _Window:
     max_id: int  # the table's largest story id when this was last in step with it
 
 
+_TOP_STORY = select(func.max(stories.c.id)).scalar_subquery()
+_TOP_CLUSTER = select(func.max(story_clusters.c.id)).scalar_subquery()
+
 _WITH_CLUSTER = select(stories, story_clusters.c.size, story_clusters.c.outlets).select_from(
     stories.outerjoin(story_clusters, stories.c.cluster_id == story_clusters.c.id)
 )
@@ -205,10 +208,16 @@ class _Ids:
     lock (BEGIN IMMEDIATE) held since before that read, and neither table has
     AUTOINCREMENT."""
 
-    def __init__(self, conn: AsyncConnection, dialect: str) -> None:
+    def __init__(
+        self, conn: AsyncConnection, dialect: str, tops: tuple[int, int] | None = None
+    ) -> None:
+        """``tops``: the largest story and cluster ids, when this transaction read them
+        already (SQLite; see ``StoryQueries._window_for``)."""
         self._conn = conn
         self._dialect = dialect
         self._tops: dict[str, int] | None = None
+        if tops is not None:
+            self._tops = {stories.name: tops[0], story_clusters.name: tops[1]}
 
     async def take(self, table: Table, count: int) -> list[int]:
         if count <= 0:
@@ -218,10 +227,7 @@ class _Ids:
             stmt = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
             return sorted(await self._conn.scalars(stmt))
         if self._tops is None:
-            stmt = select(
-                select(func.max(stories.c.id)).scalar_subquery(),
-                select(func.max(story_clusters.c.id)).scalar_subquery(),
-            )
+            stmt = select(_TOP_STORY, _TOP_CLUSTER)
             top_story, top_cluster = (await self._conn.execute(stmt)).one()
             self._tops = {stories.name: top_story or 0, story_clusters.name: top_cluster or 0}
         start = self._tops[table.name] + 1
@@ -231,6 +237,121 @@ class _Ids:
 
 def _plain(insert: Any, _row: TableClause) -> Any:
     return insert
+
+
+# entries of each of _StoryRows' memos
+_MEMO = 4096
+
+
+class _StoryRows:
+    """New stories as the driver's tuples for the stories ``INSERT``
+    (``StoryQueries._stories_insert``), built straight from the records: the same values
+    :func:`_values` and :meth:`BoundInsert.bind` make, without a dict per row. What
+    repeats across stories is bound once: each distinct topics value (its JSON and
+    score), reasons value (JSON) and publication time (a poll's stories share a few
+    dozen of each; bench feeds: ~150 topics and reasons values for 20,000 stories)."""
+
+    def __init__(self, insert: BoundInsert) -> None:
+        if insert.columns != tuple(c.name for c in stories.c):
+            raise RuntimeError(f"unexpected columns {insert.columns}")
+        binders = dict(zip(insert.columns, insert.binders, strict=True))
+        if binders["id"] is not None or binders["cluster_id"] is not None:
+            raise RuntimeError("integer ids are expected to bind as they are")
+        self._binders = binders
+        # memos, each cleared when full (hostile feeds: endless distinct values)
+        self._topics: dict[tuple[tuple[str, Any], ...], tuple[Any, Any]] = {}
+        self._reasons: dict[tuple[str, ...], Any] = {}
+        self._published: dict[datetime, Any] = {}
+
+    def rows(
+        self,
+        members: Sequence[tuple[int, Story, str, _Cluster]],
+        same: dict[str, Any],
+    ) -> list[tuple[Any, ...]]:
+        b = self._binders
+        fixed = {}
+        for name, value in same.items():
+            bind = b[name]
+            fixed[name] = value if bind is None or value is None else bind(value)
+        source, first_seen, last_seen, baseline = (
+            fixed["source"],
+            fixed["first_seen"],
+            fixed["last_seen"],
+            fixed["baseline"],
+        )
+        identity = _identity
+        guid_ = b["guid"] or identity
+        title_, url_, outlet_ = (
+            b["title"] or identity,
+            b["url"] or identity,
+            b["outlet"] or identity,
+        )
+        summary_, author_ = b["summary"] or identity, b["author"] or identity
+        hash_ = b["content_hash"] or identity
+        topics_memo, reasons_memo, published_memo = self._topics, self._reasons, self._published
+        out = []
+        for story_id, story, guid, cluster in members:
+            key = tuple(story.topics.items())
+            topics_score = topics_memo.get(key)
+            if topics_score is None:
+                topics_score = self._bind_topics(story.topics)
+                # 0.0 and -0.0 (and 0) are one key but two JSON texts: such rare values
+                # are not remembered
+                if 0.0 not in story.topics.values():
+                    _remember(topics_memo, key, topics_score)
+            reasons = tuple(story.reasons)
+            bound_reasons = reasons_memo.get(reasons)
+            if bound_reasons is None:
+                bound_reasons = self._bind("reasons", list(reasons))
+                _remember(reasons_memo, reasons, bound_reasons)
+            published = story.published
+            if published is not None:
+                bound = published_memo.get(published)
+                if bound is None:
+                    bound = self._bind("published", published)
+                    _remember(published_memo, published, bound)
+                published = bound
+            out.append(
+                (
+                    story_id,
+                    source,
+                    guid_(guid),
+                    title_(story.title),
+                    url_(story.url),
+                    outlet_(story.outlet),
+                    published,
+                    summary_(story.summary),
+                    author_(story.author),
+                    topics_score[0],
+                    bound_reasons,
+                    topics_score[1],
+                    hash_(content_hash(story)),
+                    first_seen,
+                    last_seen,
+                    cluster.id,
+                    baseline,
+                )
+            )
+        return out
+
+    def _bind(self, column: str, value: Any) -> Any:
+        bind = self._binders[column]
+        return value if bind is None or value is None else bind(value)
+
+    def _bind_topics(self, raw: dict[str, float]) -> tuple[Any, Any]:
+        """A story's topics and score as bound (see :func:`_values`)."""
+        topics = {k: float(v) for k, v in raw.items()}
+        return self._bind("topics", topics), self._bind("score", max(topics.values(), default=0.0))
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(memo) >= _MEMO:
+        memo.clear()
+    memo[key] = value
 
 
 class StoryQueries(StoreBase):
@@ -244,6 +365,10 @@ class StoryQueries(StoreBase):
     def _stories_insert(self) -> BoundInsert:
         columns = [c.name for c in stories.c]
         return bound_insert(self._engine.dialect, stories, columns, _plain)
+
+    @cached_property
+    def _story_binder(self) -> _StoryRows:
+        return _StoryRows(self._stories_insert)
 
     @cached_property
     def _clusters_insert(self) -> BoundInsert:
@@ -359,8 +484,8 @@ class StoryQueries(StoreBase):
         # Their ids, and the ids of the clusters they start, are taken before the rows
         # are written (see _Ids): each row is written once, with its cluster, by an
         # executemany of a statement compiled once, nothing read back.
-        window = await self._window_for(conn, at)
-        ids = _Ids(conn, self.dialect)
+        window, tops = await self._window_for(conn, at)
+        ids = _Ids(conn, self.dialect, tops)
         story_ids = await ids.take(stories, len(new))
         index, clusters = window.index, window.clusters
         # A cluster started in this poll is known by minus its lead story's id until
@@ -416,17 +541,10 @@ class StoryQueries(StoreBase):
             ]
             same = {"first_seen": at, "last_seen": at}
             await conn.exec_driver_sql(insert.sql, insert.bind(rows, same))
-        insert = self._stories_insert
-        rows = []
-        for story_id, story, guid, cluster in members:
+        for story_id, _story, _guid, cluster in members:
             index.relabel(story_id, cluster.id)
-            values = _values(story)
-            values["id"] = story_id
-            values["guid"] = guid
-            values["cluster_id"] = cluster.id
-            rows.append(values)
         same = {"source": source, "first_seen": at, "last_seen": at, "baseline": quiet}
-        await conn.exec_driver_sql(insert.sql, insert.bind(rows, same))
+        await conn.exec_driver_sql(self._stories_insert.sql, self._story_binder.rows(members, same))
         if grown:
             grow = self._clusters_grow
             last_seen = grow.bind_time(at)
@@ -470,9 +588,13 @@ class StoryQueries(StoreBase):
             events.append(StoryEvent("updated", _stored(row), changes))
         return events
 
-    async def _window_for(self, conn: AsyncConnection, at: datetime) -> _Window:
+    async def _window_for(
+        self, conn: AsyncConnection, at: datetime
+    ) -> tuple[_Window, tuple[int, int]]:
         """The clustering window for a poll at ``at``: the one kept from the last poll,
-        moved on to ``at``, when the table agrees with it; else read anew.
+        moved on to ``at``, when the table agrees with it; else read anew. With it, the
+        largest story and cluster ids, read in the same query (for ``_Ids``: one
+        statement a poll fewer).
 
         The table agrees when its largest story id and its count of stories in the
         window are the ones this process left: another process (several instances can
@@ -490,22 +612,25 @@ class StoryQueries(StoreBase):
                 # often moves back by a moment, and takes in what it had let go.
                 await self._read_window(conn, window, since, until=window.since)
             stmt = select(
-                select(func.max(stories.c.id)).scalar_subquery(),
+                _TOP_STORY,
+                _TOP_CLUSTER,
                 select(func.count())
                 .select_from(stories)
                 .where(stories.c.first_seen >= since)
                 .scalar_subquery(),
             )
-            top, count = (await conn.execute(stmt)).one()
-            if (top or 0) == window.max_id and count == len(window.index):
-                return window
+            top, top_cluster, count = (await conn.execute(stmt)).one()
+            tops = (top or 0, top_cluster or 0)
+            if tops[0] == window.max_id and count == len(window.index):
+                return window, tops
         self._story_window = None
-        top = await conn.scalar(select(func.max(stories.c.id)))
-        window = _Window(since, ClusterIndex(), {}, [], top or 0)
+        top, top_cluster = (await conn.execute(select(_TOP_STORY, _TOP_CLUSTER))).one()
+        tops = (top or 0, top_cluster or 0)
+        window = _Window(since, ClusterIndex(), {}, [], tops[0])
         await self._read_window(conn, window, since)
         heapq.heapify(window.expiry)
         self._story_window = window
-        return window
+        return window, tops
 
     async def _read_window(
         self,

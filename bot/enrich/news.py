@@ -266,9 +266,11 @@ _INDEX = _index()
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
-def _trie(words: Sequence[str]) -> str:
+def _trie(words: Sequence[str], *, whole_below: int = 0) -> str:
     """A pattern matching any of ``words``, as a trie: one branch per first letter, so
-    the regex engine tries a handful of alternatives at a position, not all seventy."""
+    the regex engine tries a handful of alternatives at a position, not all seventy.
+    A word shorter than ``whole_below`` matches only where no ASCII letter or digit
+    follows it."""
     root: dict[str, dict] = {}
     for word in words:
         node = root
@@ -276,14 +278,17 @@ def _trie(words: Sequence[str]) -> str:
             node = node.setdefault(char, {})
         node[""] = {}
 
-    def branch(node: dict[str, dict]) -> str:
-        alternatives = [re.escape(c) + branch(node[c]) for c in sorted(node) if c]
+    def branch(node: dict[str, dict], depth: int) -> str:
+        alternatives = [re.escape(c) + branch(node[c], depth + 1) for c in sorted(node) if c]
+        end = "(?![A-Za-z0-9])" if depth < whole_below else ""
         if not alternatives:
-            return ""
+            return end if "" in node else ""
         body = alternatives[0] if len(alternatives) == 1 else f"(?:{'|'.join(alternatives)})"
-        return f"(?:{body})?" if "" in node else body
+        if "" not in node:
+            return body
+        return f"(?:{body}|{end})" if end else f"(?:{body})?"
 
-    return branch(root)
+    return branch(root, 0)
 
 
 # Where a key starts a word (nothing alphanumeric or "_" before it: ``\w``, which
@@ -293,7 +298,14 @@ def _trie(words: Sequence[str]) -> str:
 # pass takes ~30 us with the checks below. The key found at a position is the longest
 # there, which is the only one that can be followed by the word end a key shorter than
 # three needs, or be three letters.
-_KEYS = re.compile(r"(?<!\w)" + _trie(sorted(_INDEX)))
+#
+# A key shorter than three letters must end its word ("a", "i", "no": half the keys the
+# pass found in the bench's summaries were those letters starting a longer word): the
+# pattern says so itself, on the lower-case text, so those never reach the loop below.
+# Only the Kelvin sign lower-cases to an ASCII letter without moving the others ("k"),
+# and no term's next character after a short key can be a "k", so the check on the
+# lower-case text rejects nothing the terms would have matched.
+_KEYS = re.compile(r"(?<!\w)" + _trie(sorted(_INDEX), whole_below=3))
 _SUMMARY_FACTOR = 0.5
 _COOCCURRENCE_BONUS = 0.8  # added to the raw "ai" (and "strike") sum: "AI" + union/strike/studio
 _MAX_TEXT = 4000  # a summary longer than this is scanned only this far
