@@ -51,7 +51,8 @@ def listing_hash(posting: Posting) -> str:
         json.dumps([pay.min, pay.max, pay.currency, pay.period, pay.kind, pay.text]) if pay else "",
         _EXTRA.encode(dict(posting.extra)),
     ]
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    # "surrogatepass": half a surrogate pair (a JSON escape like "\ud800") is text too
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)

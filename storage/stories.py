@@ -70,7 +70,9 @@ _FUTURE_SLACK = timedelta(hours=1)
 def content_hash(story: Story) -> str:
     """What defines "the content changed": title and summary, whitespace-insensitive."""
     text = " ".join(story.title.split()) + "\x1f" + " ".join(story.summary.split())
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    # "surrogatepass": a lone surrogate (a JSON escape like "\ud800") is content too,
+    # and every other text hashes as before.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _when(story: Story, at: datetime) -> datetime:

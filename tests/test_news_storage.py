@@ -141,6 +141,23 @@ async def test_content_change_is_an_update_and_unchanged_is_quiet(store):
     assert events[0].story.story.title.endswith("(Updated)")
 
 
+async def test_a_lone_surrogate_is_stored_as_data_and_hashed_alike(store):
+    """A JSON Feed escape like "\\ud800" gives a string no UTF-8 codec encodes: the
+    story is stored (the character replaced), and polled again it is unchanged."""
+    odd = replace(DEADLINE, guid="odd", title="Guild \ud800 vote", summary="\udfff talks")
+    (new,) = await store.apply_stories("deadline", [odd], at=NOW, baseline=False)
+    assert new.kind == "new" and new.story.story.title == "Guild ? vote"
+    again = await store.apply_stories(
+        "deadline", [odd], at=NOW + timedelta(minutes=1), baseline=False
+    )
+    assert again == []
+    other = replace(odd, title="Guild \udbff vote")  # another surrogate: other content
+    changed = await store.apply_stories(
+        "deadline", [other], at=NOW + timedelta(minutes=2), baseline=False
+    )
+    assert [e.kind for e in changed] == ["updated"]
+
+
 async def test_route_queues_once_in_the_same_transaction(store):
     await store.apply_stories("deadline", [DEADLINE], at=NOW, baseline=False, route=route_all)
     # the same poll replayed (a crash before the source state was saved) queues nothing new

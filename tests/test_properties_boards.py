@@ -28,7 +28,7 @@ from bot.delivery import Delivery
 from bot.enrich import EnrichSettings
 from bot.http import HttpClient, HttpSettings
 from bot.matching import build_router
-from bot.models import Subscription
+from bot.models import ListingFilter, Subscription
 from bot.pipeline import Pipeline
 from bot.sources import JOB_KINDS, SourceConfig, make_source
 from storage import Store, open_store
@@ -227,6 +227,39 @@ def _fresh(world: dict[str, Any]) -> None:
 @example(plan=[Mutation("replace", 0.387, [])])  # found by the long profile: a list as an id
 async def test_hostile_board_payloads_are_data(world, kind, plan):
     await check_hostile_poll(world, kind, plan)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])
+async def test_a_title_with_lone_surrogates_is_stored_and_alerted(world, kind):
+    """A board's JSON may escape half a surrogate pair ("\\ud800"): the posting is
+    hashed, stored (the character replaced), alerted and polled again unchanged."""
+    store: Store = world["store"]
+    pipeline: Pipeline = world["pipeline"]
+    _fresh(world)
+    n = next(_count)
+    async with MutatingServer() as server:
+        board = kind.make(server)
+        source = make_source(
+            SourceConfig(
+                name=f"{kind.name}-{n}",
+                kind=kind.name,
+                company=f"Acme {n}",
+                base_url=kind.base(server),
+                options=kind.options(board),
+            )
+        )
+        assert (await pipeline.poll(source, backfill=False)).error is None
+        kind.add(board, f"Machine Learning Engineer \ud800 {n} \udfff")
+        polled = await pipeline.poll(source)
+        assert polled.error is None, polled
+        assert [e.kind for e in polled.events] == ["new"]
+        stored = await store.listings(ListingFilter(company=source.config.name), limit=10)
+        assert f"Machine Learning Engineer ? {n} ?" in [p.posting.title for p in stored]
+        await world["delivery"].run_once()
+        assert await store.outbox_backlog() == 0
+        again = await pipeline.poll(source)
+        assert again.error is None and again.events == [], again
+    assert world["discord"].violations == [] and world["slack"].violations == []
 
 
 def test_every_board_kind_is_covered():

@@ -61,6 +61,7 @@ HOSTILE = (
     "x" * 5000,
     "$300,000 - $900,000 $2B ARR",
     "\ud7ff\ue000\uffff",
+    "lone \ud800 surrogates \udfff",  # JSON escapes no UTF-8 codec can encode
 )
 
 

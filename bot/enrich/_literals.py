@@ -29,10 +29,11 @@ class LiteralStarts:
     alternatives' leading literals occurs. :meth:`build` returns ``None`` when some
     alternative starts with no literal (a class, a group, an escape such as ``\\d``)."""
 
-    __slots__ = ("_automaton", "_match")
+    __slots__ = ("_automaton", "_finditer", "_match")
 
     def __init__(self, regex: re.Pattern[str], automaton: ahocorasick_rs.AhoCorasick) -> None:
         self._match = regex.match
+        self._finditer = regex.finditer
         self._automaton = automaton
 
     @classmethod
@@ -52,7 +53,13 @@ class LiteralStarts:
 
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
         """The matches ``regex.finditer(text)`` gives, in order."""
-        found = self._automaton.find_matches_as_indexes(text, overlapping=True)
+        try:
+            found = self._automaton.find_matches_as_indexes(text, overlapping=True)
+        except UnicodeEncodeError:
+            # Half a surrogate pair (a JSON escape like "\ud800"): the automaton takes
+            # UTF-8 only, so this text is scanned by the regex itself.
+            yield from self._finditer(text)
+            return
         starts = sorted({start for _, start, _ in found})
         match = self._match
         end = 0

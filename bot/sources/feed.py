@@ -308,15 +308,20 @@ def entry_guid(entry_id: str, link: str, title: str, published: datetime | None)
     entry_id = (entry_id or "").strip()
     if entry_id:
         if len(entry_id) > MAX_ID_CHARS:
-            return "sha256:" + hashlib.sha256(entry_id.encode()).hexdigest()
+            return "sha256:" + _sha256(entry_id)
         return entry_id
     normal = normalize_link(link)
     if normal:
         if len(normal) > MAX_ID_CHARS:
-            return "sha256:" + hashlib.sha256(normal.encode()).hexdigest()
+            return "sha256:" + _sha256(normal)
         return normal
     when = published.isoformat() if published else ""
-    return "sha256:" + hashlib.sha256(f"{title}\x1f{when}".encode()).hexdigest()
+    return "sha256:" + _sha256(f"{title}\x1f{when}")
+
+
+def _sha256(text: str) -> str:
+    # "surrogatepass": a JSON Feed can escape half a surrogate pair ("\ud800")
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def rebase_url(url: str, base_url: str | None) -> str:
