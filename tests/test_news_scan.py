@@ -34,15 +34,19 @@ def test_substring_scan_finds_what_the_word_walk_finds(text):
     assert labels(_matches(text)) == labels(_matches_by_word(text))
 
 
+def _same_as_by_word(*texts: str) -> None:
+    for text in texts:
+        assert labels(_matches(text)) == labels(_matches_by_word(text)), text
+
+
 def test_examples():
-    for text in (
+    _same_as_by_word(
         "SAG-AFTRA and A.I. studios",
         "the I.A.T.S.E. local; no fakes act",
         "ai voices, 3D scans and generative-AI",
         "said Thailand's Aileen",
         "strİke and ſag-aftra",
-    ):
-        assert labels(_matches(text)) == labels(_matches_by_word(text)), text
+    )
     assert "SAG-AFTRA" in _matches("SAG-AFTRA and A.I. studios")
     assert "AI" not in _matches("said Thailand's Aileen")
 
@@ -50,15 +54,14 @@ def test_examples():
 def test_short_keys_only_where_they_end_a_word():
     # "a", "i", "no", "ai", "3d" start many longer words; the Kelvin sign lower-cases
     # to "k" (see _KEYS)
-    for text in (
+    _same_as_by_word(
         "a about aim ai air A.I. A.I AI-driven AIs",
         "i in it I.A.T.S.E. iatse i.a.t.s.e",
         "no now NO FAKES Act no fakes act nope",
         "3d 3D scans 3dx 3d-scan",
         "a\u212a ai\u212a no\u212a i\u212a 3d\u212a AI\u212a NO\u212a FAKES Act",
         "\u212aai \u212ano",
-    ):
-        assert labels(_matches(text)) == labels(_matches_by_word(text)), text
+    )
     assert "AI" in _matches("A.I. and AI")
     assert "NO FAKES Act" in _matches("the no fakes act")
     assert not _matches("about aim nope 3dx")
