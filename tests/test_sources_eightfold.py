@@ -16,7 +16,7 @@ from bot.errors import (
     RateLimited,
     TooLarge,
 )
-from bot.http import HttpClient, HttpSettings
+from bot.http import HttpClient, HttpSettings, Validator
 from bot.sources.base import PollContext, SourceConfig
 from bot.sources.eightfold import EightfoldSource
 from tests.fakes.boards_eightfold import FakeEightfoldBoard
@@ -177,7 +177,11 @@ async def test_a_pcsx_site_is_listed_through_the_pcsx_search():
             )
             source = EightfoldSource(config)
             ctx = PollContext(http)
+            # as if the other API had answered an earlier poll: its page is forgotten
+            earlier = http.validator_key(source.api, params=source._params(0))
+            ctx.validators[earlier] = Validator(digest="ab" * 16)
             first = await source.fetch(ctx)
+            assert earlier not in ctx.validators and len(ctx.validators) == 2
             second = await source.fetch(ctx)
             detailed = await source.details(ctx, first.postings[:2])
 

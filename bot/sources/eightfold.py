@@ -122,6 +122,10 @@ class EightfoldSource:
                     f"({refused}) and the {other} one failed too ({err})"
                 ) from err
             log.info("eightfold %s: listing through the %s API from now on", self.host, other)
+            # The refused API's pages are not this listing's any more (unchanged_pages
+            # would not vouch for a board with their validators kept).
+            refused_url = self._listing_url(self.listing_api)
+            forget_pages(lambda o: ctx.forget(refused_url, params=self._params(o)), 0, _PAGE_SIZE)
             self.listing_api = other
             return fetched
 
