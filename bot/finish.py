@@ -71,6 +71,10 @@ class Finish:
         salary, ai = enrichment(posting, self.settings)
         return replace(posting, salary=salary, ai=ai)
 
+    def postings(self, postings: Sequence[Posting]) -> list[Posting]:
+        """:meth:`posting` of each, in order: one hand-over for a batch."""
+        return [self.posting(p) for p in postings]
+
 
 def finish_listing(
     finish: Finish,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.cpu import CpuPool
-from bot.enrich import EnrichSettings, enrich_posting, enrichments
+from bot.enrich import EnrichSettings
 from bot.enrich.news import score_story, story_enrichments
 from bot.errors import RateLimited, SourceError
 from bot.finish import Finish, listing_hash
@@ -167,9 +167,11 @@ class Pipeline:
         baseline = not backfill and not (state and state.baseline_done)
         summary.baseline = baseline
         route = route if route is not None else self.router_source()
-        ctx = PollContext(self.http, validators, cpu=self.cpu)
-        if cfg.kind not in NEWS_KINDS:
-            ctx.finishing = _Finishing(self.store, cfg.name, _company(source), self.enrich)
+        news = cfg.kind in NEWS_KINDS
+        finishing = _Finishing(self.store, cfg.name, _company(source), self.enrich)
+        ctx = PollContext(
+            self.http, validators, cpu=self.cpu, finishing=None if news else finishing
+        )
         try:
             fetched = await source.fetch(ctx)
             summary.warnings = fetched.warnings
@@ -184,11 +186,13 @@ class Pipeline:
                     warnings=summary.warnings,
                     route=route,
                 )
-            elif cfg.kind in NEWS_KINDS:
+            elif news:
                 events = await self._stories(source, fetched.stories, now, baseline, route)
                 count = summary.fetched = len(fetched.stories)
             else:
-                events = await self._postings(source, ctx, fetched, now, baseline, route, summary)
+                events = await self._postings(
+                    source, ctx, finishing, fetched, now, baseline, route, summary
+                )
                 count = summary.fetched = len(fetched.postings)
         except SourceError as err:
             summary.error = str(err)
@@ -229,6 +233,7 @@ class Pipeline:
         self,
         source: Source,
         ctx: PollContext,
+        finishing: _Finishing,
         fetched: Fetched,
         now: datetime,
         baseline: bool,
@@ -236,8 +241,8 @@ class Pipeline:
         summary: PollSummary,
     ) -> list[PostingEvent]:
         name = source.config.name
-        finish = await ctx.finish()
-        known = finish.known if finish is not None else {}
+        finish = await finishing()
+        known = finish.known
         hashes: dict[str, str] = {}
         changed: list[Posting] = []
         unchanged: list[str] = []
@@ -258,20 +263,11 @@ class Pipeline:
             changed = await source.details(ctx, changed)
         # What was not finished where it was parsed (bot.finish): a board that gives no
         # hand-over the chance, a detail that failed and left the listing's version.
+        # Finished the same way, off the loop (a worker process, else a thread).
         todo = [i for i, p in enumerate(changed) if p.ai is None]
         if todo:
-            rest = [_with_company(changed[i], source) for i in todo]
-            if self.cpu is not None:
-                # Pay and AI classification are CPU work (~0.4 ms a posting): one batch
-                # to the worker processes while the loop goes on with other sources' I/O.
-                results = await self.cpu.run(enrichments, rest, self.enrich)
-                finished = [
-                    replace(p, salary=salary, ai=ai)
-                    for p, (salary, ai) in zip(rest, results, strict=True)
-                ]
-            else:
-                finished = [enrich_posting(p, self.enrich) for p in rest]
-            for i, posting in zip(todo, finished, strict=True):
+            rest = await ctx.parse(finish.postings, [changed[i] for i in todo])
+            for i, posting in zip(todo, rest, strict=True):
                 changed[i] = posting
         return await self.store.apply_postings(
             name,
@@ -450,12 +446,6 @@ class _Finishing:
             known = await self._store.known_listing_hashes(self._source)
             self._finish = Finish(self._company, self._settings, known)
         return self._finish
-
-
-def _with_company(posting: Posting, source: Source) -> Posting:
-    if posting.company:
-        return posting
-    return replace(posting, company=source.config.company or source.config.name)
 
 
 def _failing_for(state: SourceState | None, now: datetime) -> float:

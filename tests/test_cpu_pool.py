@@ -13,8 +13,9 @@ from typing import ClassVar
 import pytest
 
 from bot.cpu import CpuPool, default_workers
-from bot.enrich import EnrichSettings, enrich_posting, enrich_postings, enrichments
+from bot.enrich import EnrichSettings, enrich_posting
 from bot.errors import ParseError
+from bot.finish import Finish
 from bot.models import Posting, Salary
 from bot.pipeline import Pipeline
 from bot.sources.base import Fetched, PollContext, SourceConfig
@@ -95,10 +96,8 @@ async def test_enrichment_in_a_worker_is_the_same() -> None:
     ]
     settings = EnrichSettings()
     async with CpuPool(1) as cpu:
-        enriched = await cpu.run(enrich_postings, postings, settings)
-        results = await cpu.run(enrichments, postings, settings)
+        enriched = await cpu.run(Finish("Acme", settings).postings, postings)
     assert enriched == [enrich_posting(p, settings) for p in postings]
-    assert results == [(p.salary, p.ai) for p in enriched]
     assert enriched[1].ai is not None and enriched[1].ai.is_ai
     assert enriched[3].salary is not None and enriched[3].salary.period == "hour"
 

@@ -9,7 +9,7 @@ enriched by ``bot.enrich.news`` and ``bot.enrich.cluster``.)
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from bot.enrich.ai import DEFAULT_THRESHOLD, classify
@@ -24,9 +24,7 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "EnrichSettings",
     "enrich_posting",
-    "enrich_postings",
     "enrichment",
-    "enrichments",
     "rate_table",
 ]
 
@@ -63,20 +61,6 @@ def enrichment(posting: Posting, settings: EnrichSettings) -> tuple[Salary | Non
             weeks_per_year=hours / 40,
         )
     return salary, classify(posting, threshold=settings.ai_threshold)
-
-
-def enrichments(
-    postings: Sequence[Posting], settings: EnrichSettings
-) -> list[tuple[Salary | None, AIMatch]]:
-    """:func:`enrichment` of each, in order: one hand-over to a worker process for a
-    poll's batch (``bot.cpu``). Only the results cross back, not the postings with their
-    descriptions: the caller keeps its own, which halves what is copied and held."""
-    return [enrichment(p, settings) for p in postings]
-
-
-def enrich_postings(postings: Sequence[Posting], settings: EnrichSettings) -> list[Posting]:
-    """:func:`enrich_posting` of each, in order."""
-    return [enrich_posting(p, settings) for p in postings]
 
 
 def _structured(pay: Salary | None, hint: str | None) -> Salary | None:
