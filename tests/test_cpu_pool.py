@@ -4,10 +4,13 @@ worker as that source's failure while the other sources go on."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
+import sys
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -80,6 +83,30 @@ async def test_no_workers_runs_in_a_thread() -> None:
     async with CpuPool(0) as cpu:
         assert await cpu.run(_thread_name) != threading.current_thread().name
         assert cpu.pids() == []
+
+
+def _pipe_max_size() -> int:
+    return int(Path("/proc/sys/fs/pipe-max-size").read_text())
+
+
+def _echo(data: bytes) -> bytes:
+    return data[::-1]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipe sizes are Linux's")
+async def test_a_batch_crosses_whole_pipes() -> None:
+    """A board's page (1-2 MB) goes out and comes back through pipes that hold a whole
+    batch, not 64 KB at a time (bot.cpu._widen_pipes), and arrives intact."""
+    limit = _pipe_max_size()
+    data = os.urandom(3 << 20)
+    async with CpuPool(1) as cpu:
+        assert await cpu.run(_echo, data) == data[::-1]
+        executor = cpu._executor
+        assert executor is not None
+        for queue in (executor._call_queue, executor._result_queue):  # type: ignore[attr-defined]
+            for end in (queue._reader, queue._writer):
+                size = fcntl.fcntl(end.fileno(), fcntl.F_GETPIPE_SZ)
+                assert size == min(1 << 20, limit)
 
 
 async def test_errors_cross_back_with_their_type() -> None:
