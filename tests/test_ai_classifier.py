@@ -177,6 +177,21 @@ def test_prefiltered_scan_finds_what_finditer_finds(text, upper):
     assert spans == [m.span() for m in table.regex.finditer(text)]
 
 
+_ACRONYM_PIECES = [
+    *("LLM", "LLMs", "NLP", "ML", "MLOps", "JAX", "AI", "GPU", "GPUs", "HTML", "AIR", "L"),
+    *("N", "G", "J", "A", "s", "x", "2", "-", " ", "\n", "non-", "Non-", "İ", "\U0001d400"),
+]
+
+
+@given(st.lists(st.sampled_from(_ACRONYM_PIECES), max_size=40).map("".join))
+@settings(max_examples=3000)
+def test_prefiltered_acronym_scan_finds_what_finditer_finds(text):
+    table = ai._DESCRIPTION_CS
+    assert table._starts is not None
+    spans = [m.span() for m in table._matches(text)]
+    assert spans == [m.span() for m in table.regex.finditer(text)]
+
+
 def test_prefiltered_scan_counts_terms_as_before():
     # "xmodel training runs": the match inside a word hides "training runs" after it
     text = "xmodel training runs, fine-tuned LLMs; pre-training pipelines, hugging face"
