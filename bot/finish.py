@@ -66,10 +66,10 @@ class Finish:
 
     def posting(self, posting: Posting) -> Posting:
         """``posting`` with its company filled in, enriched."""
-        if not posting.company:
-            posting = replace(posting, company=self.company)
-        salary, ai = enrichment(posting, self.settings)
-        return replace(posting, salary=salary, ai=ai)
+        salary, ai = enrichment(posting, self.settings)  # reads no company
+        if posting.company:
+            return replace(posting, salary=salary, ai=ai)
+        return replace(posting, company=self.company, salary=salary, ai=ai)
 
     def postings(self, postings: Sequence[Posting]) -> list[Posting]:
         """:meth:`posting` of each, in order: one hand-over for a batch."""

@@ -399,6 +399,17 @@ def test_enrich_location_names_the_currency_of_bare_figures():
     assert enrich_posting(both, EnrichSettings()).salary is None
 
 
+def test_a_location_gives_its_currency_however_often_and_long() -> None:
+    # remembered per location (each posting of a board repeats it), long ones not kept
+    padded = "Toronto, Canada; " + "remote-friendly " * 20
+    for location in ("Toronto, Canada", "Toronto, Canada", padded, padded):
+        posting = _posting(location=location, description="Salary: 60,000 - 75,000")
+        enriched = enrich_posting(posting, EnrichSettings())
+        assert enriched.salary is not None and enriched.salary.currency == "CAD"
+    both = _posting(location="London; " + padded, description="Salary: 60,000 - 75,000")
+    assert enrich_posting(both, EnrichSettings()).salary is None
+
+
 def test_enrich_empty_structured_pay_falls_back_to_text():
     posting = _posting(
         pay=Salary(None, None, "USD"), description="Base salary: $200,000 - $250,000"
