@@ -62,13 +62,21 @@ _FEW_ENTITIES = 32
 def _unescape_once(text: str) -> str:
     """``html.unescape(text)``, by ``str.replace`` when there are many entities and each
     ``&`` starts one of the five common ones: Greenhouse's escaped markup holds hundreds,
-    which cost ``html.unescape`` a Python call each (~100 us for a 9 KB description)."""
+    which cost ``html.unescape`` a Python call each (~100 us for a 9 KB description).
+
+    How many of the five there were follows from how much each replacement shortened
+    the text (no replacement makes or breaks another's ``&``), so the text is not
+    counted five times over first: 70 -> 43 us for a 6.6 KB Greenhouse description."""
     amps = text.count("&")
-    if amps < _FEW_ENTITIES or amps != sum(text.count(e) for e, _ in _COMMON_ENTITIES):
+    if amps < _FEW_ENTITIES:
         return html.unescape(text) if amps else text
+    replaced = text
+    found = 0
     for entity, char in _COMMON_ENTITIES:
-        text = text.replace(entity, char)
-    return text
+        before = len(replaced)
+        replaced = replaced.replace(entity, char)
+        found += (before - len(replaced)) // (len(entity) - 1)
+    return replaced if found == amps else html.unescape(text)
 
 
 def normalize_space(text: str) -> str:
