@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from bot.enrich._literals import LiteralStarts, top_level
@@ -253,16 +252,21 @@ class _Table:
         patterns = [p for _, p, _ in terms]
         self._starts = LiteralStarts.build(self.regex, patterns) if prefilter else None
 
-    def hits(self, text: str) -> Counter[int]:
+    def hits(self, text: str) -> dict[int, int]:
         """Term index -> how many times that term occurs as a word of its own."""
         if self.lower:
             text = text.lower()
-        counts: Counter[int] = Counter()
+        counts: dict[int, int] = {}
+        cache = self._cache
         for m in self._matches(text):
             start = m.start()
             if start and (text[start - 1] in _WORD_CHARS or text[start - 4 : start] in _NEGATED):
                 continue
-            counts[self._term(m.group())] += 1
+            matched = m.group()
+            index = cache.get(matched)
+            if index is None:
+                index = self._term(matched)
+            counts[index] = counts.get(index, 0) + 1
         return counts
 
     def _matches(self, text: str) -> Iterator[re.Match[str]]:
