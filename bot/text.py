@@ -140,6 +140,9 @@ _BODY_TEXT = etree.XSLT(
 </xsl:stylesheet>"""
     ),
     access_control=etree.XSLTAccessControl.DENY_ALL,
+    # lxml registers its EXSLT regular-expression functions on every run unless told not
+    # to; the stylesheet uses none (~1.6 of the ~12 us each call costs).
+    regexp=False,
 )
 _PARSER = etree.HTMLParser(collect_ids=False)
 # What lxml.html.fragments_fromstring took for a whole document and did not wrap.
