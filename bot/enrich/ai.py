@@ -321,7 +321,7 @@ _DEPARTMENT_NEG = _Table(_DEPARTMENT_NEGATIVES, lower=True)
 _DESCRIPTION = _Table(_DESCRIPTION_TERMS, lower=True, prefilter=True)
 # The acronyms' first letters are capitals, rarer than the lower-case table's, but the
 # regex engine still tried them at each capital: 28 -> 17 us a 5 KB description with
-# the prefilter (python -m bench data), every match the same (tests/test_ai.py).
+# the prefilter (python -m bench data), every match the same (tests/test_ai_classifier.py).
 _DESCRIPTION_CS = _Table(_DESCRIPTION_ACRONYMS, lower=False, prefilter=True)
 _SPACES = re.compile(r"\s+")
 
