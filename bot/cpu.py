@@ -147,6 +147,7 @@ class CpuPool:
 # With 1 MB pipes a batch crosses in one or two: cold cycle, worker busy 87-89 ->
 # 91-93 % of the time, 1,430-1,590 -> 1,620-1,670 postings/s (python -m bench).
 _PIPE_BYTES = 1 << 20
+_DEFAULT_PIPE_BYTES = 1 << 16  # Linux's
 
 
 def _widen_pipes(executor: ProcessPoolExecutor) -> None:
@@ -160,6 +161,8 @@ def _widen_pipes(executor: ProcessPoolExecutor) -> None:
         size = min(_PIPE_BYTES, int(Path("/proc/sys/fs/pipe-max-size").read_text()))
     except (OSError, ValueError):
         size = _PIPE_BYTES
+    if size <= _DEFAULT_PIPE_BYTES:  # a system that allows no more: never shrink a pipe
+        return
     for name in ("_call_queue", "_result_queue"):
         queue = getattr(executor, name, None)
         for end in (getattr(queue, "_reader", None), getattr(queue, "_writer", None)):
