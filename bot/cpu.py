@@ -147,30 +147,33 @@ class CpuPool:
 # With 1 MB pipes a batch crosses in one or two: cold cycle, worker busy 87-89 ->
 # 91-93 % of the time, 1,430-1,590 -> 1,620-1,670 postings/s (python -m bench).
 _PIPE_BYTES = 1 << 20
-_DEFAULT_PIPE_BYTES = 1 << 16  # Linux's
 
 
 def _widen_pipes(executor: ProcessPoolExecutor) -> None:
     """Give the executor's task and result pipes room for a whole batch, where the
-    system allows (Linux; at most ``/proc/sys/fs/pipe-max-size``). The queues are the
-    executor's private attributes: when they are not there, nothing changes."""
+    system allows (Linux; at most ``/proc/sys/fs/pipe-max-size``), never making one
+    smaller than it is. The two pipes take 2 MB of the user's pipe quota
+    (``pipe-user-pages-soft``, 64 MB by default) while the pool lives. The queues are
+    the executor's private attributes: when they are not there, nothing changes."""
     setsize = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
-    if setsize is None:
+    getsize = getattr(fcntl, "F_GETPIPE_SZ", None) if fcntl is not None else None
+    if setsize is None or getsize is None:
         return
     try:
         size = min(_PIPE_BYTES, int(Path("/proc/sys/fs/pipe-max-size").read_text()))
     except (OSError, ValueError):
         size = _PIPE_BYTES
-    if size <= _DEFAULT_PIPE_BYTES:  # a system that allows no more: never shrink a pipe
-        return
     for name in ("_call_queue", "_result_queue"):
         queue = getattr(executor, name, None)
-        for end in (getattr(queue, "_reader", None), getattr(queue, "_writer", None)):
-            try:
-                fcntl.fcntl(end.fileno(), setsize, size)  # type: ignore[union-attr]
-            except (AttributeError, OSError, ValueError):
-                # not a pipe here, or over the user's pipe quota: the default stays
-                continue
+        # A queue's reader and writer are the two ends of one pipe.
+        end = getattr(queue, "_writer", None)
+        try:
+            fd = end.fileno()  # type: ignore[union-attr]
+            if fcntl.fcntl(fd, getsize) < size:  # a page size may make the default larger
+                fcntl.fcntl(fd, setsize, size)
+        except (AttributeError, OSError, ValueError):
+            # not a pipe here, or over the user's pipe quota: the default stays
+            continue
 
 
 def _name(fn: Callable[..., Any]) -> str:
