@@ -67,9 +67,7 @@ class Finish:
     def posting(self, posting: Posting) -> Posting:
         """``posting`` with its company filled in, enriched."""
         salary, ai = enrichment(posting, self.settings)  # reads no company
-        if posting.company:
-            return replace(posting, salary=salary, ai=ai)
-        return replace(posting, company=self.company, salary=salary, ai=ai)
+        return replace(posting, company=posting.company or self.company, salary=salary, ai=ai)
 
     def postings(self, postings: Sequence[Posting]) -> list[Posting]:
         """:meth:`posting` of each, in order: one hand-over for a batch."""
