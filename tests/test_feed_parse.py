@@ -67,6 +67,16 @@ ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
   <link href="https://blog.example/two"/><published>2026-11-27</published></entry>
 </feed>"""
 
+# HTML's named entities without a DTD: not XML, the commonest malformation of all. Both
+# roads read them as HTML does, and leave CDATA, comments and XML's own five alone.
+HTML_ENTITIES = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Caf&eacute; Wire</title><link>https://cafe.example/</link>
+<item><title>Deal reached &mdash; studios&nbsp;&amp; unions &NotEqualTilde; &AMP; more</title>
+ <link>https://cafe.example/1?a=1&amp;b=2</link><guid>https://cafe.example/1</guid>
+ <description><![CDATA[<p>Fair &copy; pay</p>]]> &lt;b&gt;AI&lt;/b&gt; rules&hellip;</description>
+ <!-- &nope; --></item>
+</channel></rss>"""
+
 CORPUS = {
     "deadline": demo_feed("deadline.xml"),
     "thewrap": demo_feed("thewrap.xml"),
@@ -76,6 +86,7 @@ CORPUS = {
     "rss091": RSS091,
     "odd": ODD,
     "atom": ATOM,
+    "html-entities": HTML_ENTITIES,
 }
 
 
@@ -92,6 +103,30 @@ def test_fast_and_careful_roads_agree(name):
     assert _shape(fast) == _shape(careful)
     assert fast.title == careful.title
     assert fast.entries  # every document has entries
+
+
+def test_html_entities_take_the_fast_road_with_a_warning():
+    parsed = parse_feed(HTML_ENTITIES, url="https://cafe.example/feed")
+    assert parsed.engine == "lxml"
+    assert parsed.title == "Café Wire"
+    assert parsed.entries[0].title == "Deal reached — studios & unions \u2242\u0338 & more"
+    assert parsed.entries[0].summary == "Fair © pay\nAI rules…"
+    assert any("read leniently" in w and "mdash" in w for w in parsed.warnings)
+
+
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [
+        (b"&bogus;", "a name HTML does not define either"),
+        (b"&mdash", "no semicolon: another error beside the entity"),
+        (b"&mdash;</b>", "an unbalanced tag beside the entity"),
+    ],
+)
+def test_entities_beside_other_damage_go_to_feedparser(damage, why):
+    doc = HTML_ENTITIES.replace(b"&hellip;", damage)
+    parsed = parse_feed(doc, url="https://cafe.example/feed")
+    assert parsed.engine == "feedparser", why
+    assert len(parsed.entries) == 1
 
 
 def test_odd_feed_details():
