@@ -12,6 +12,7 @@ The flow::
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -158,6 +159,15 @@ class Story:
     @property
     def key(self) -> tuple[str, str]:
         return (self.source, self.guid)
+
+
+def content_hash(story: Story) -> str:
+    """What defines "the content changed": title and summary, whitespace-insensitive.
+    Pure, so the worker that parsed a feed computes it (bot.enrich.news.finish_stories)."""
+    text = " ".join(story.title.split()) + "\x1f" + " ".join(story.summary.split())
+    # "surrogatepass": a lone surrogate (a JSON escape like "\ud800") is content too,
+    # and every other text hashes as before.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)

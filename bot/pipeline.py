@@ -20,16 +20,16 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.cpu import CpuPool
 from bot.enrich import EnrichSettings
-from bot.enrich.news import score_story, story_enrichments
+from bot.enrich.news import finish_stories
 from bot.errors import RateLimited, SourceError
 from bot.finish import Finish, listing_hash
 from bot.http import HttpClient
-from bot.models import OutboxEntry, Posting, PostingEvent, SourceState, Story, StoryEvent
+from bot.models import OutboxEntry, Posting, PostingEvent, SourceState, StoryEvent
 from bot.sources import NEWS_KINDS, Source
 from bot.sources.base import Fetched, PollContext
 from handlers.args import shorten
@@ -187,7 +187,7 @@ class Pipeline:
                     route=route,
                 )
             elif news:
-                events = await self._stories(source, fetched.stories, now, baseline, route)
+                events = await self._stories(source, fetched, now, baseline, route)
                 count = summary.fetched = len(fetched.stories)
             else:
                 events = await self._postings(
@@ -282,28 +282,26 @@ class Pipeline:
     async def _stories(
         self,
         source: Source,
-        stories: Sequence[Story],
+        fetched: Fetched,
         now: datetime,
         baseline: bool,
         route: Router | None,
     ) -> list[StoryEvent]:
-        prepared = None  # storage tokenises the headlines itself
-        if self.cpu is not None and stories:
-            # Relevance and the headlines' tokens for clustering are CPU work (the term
-            # scans of each title and summary, a quarter of each match): one batch to
-            # the worker processes per poll, like the postings' enrichment.
-            results = await self.cpu.run(
-                story_enrichments, [(s.title, s.summary, s.outlet) for s in stories]
-            )
-            scored = [
-                replace(s, topics=topics, reasons=reasons)
-                for s, (topics, reasons, _) in zip(stories, results, strict=True)
-            ]
-            prepared = [headline for _, _, headline in results]
-        else:
-            scored = [score_story(s) for s in stories]
+        if fetched.prepared is None and fetched.stories:
+            # A source that did not parse through PollContext.parse_stories: its stories
+            # are scored, prepared for clustering and hashed here, in one hand-over too.
+            if self.cpu is not None:
+                fetched = await self.cpu.run(finish_stories, _as_given, fetched)
+            else:
+                fetched = finish_stories(_as_given, fetched)
         return await self.store.apply_stories(
-            source.config.name, scored, at=now, baseline=baseline, route=route, prepared=prepared
+            source.config.name,
+            fetched.stories,
+            at=now,
+            baseline=baseline,
+            route=route,
+            prepared=fetched.prepared,
+            hashes=fetched.hashes,
         )
 
     async def _failed(
@@ -394,6 +392,12 @@ class Pipeline:
             return summary
 
         return await poll_spread(sources, one)
+
+
+def _as_given(fetched: Fetched) -> Fetched:
+    """What a source already fetched, for :func:`finish_stories` (it pickles: a worker
+    process may run it)."""
+    return fetched
 
 
 async def poll_spread(

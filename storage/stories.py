@@ -26,7 +26,6 @@ rules is deliberate: the decision needs the candidates read in this transaction,
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.enrich.cluster import WINDOW, Candidate, ClusterIndex, Prepared, outlet_key
-from bot.models import StoredStory, Story, StoryEvent
+from bot.models import StoredStory, Story, StoryEvent, content_hash
 from storage._base import (
     BoundInsert,
     Router,
@@ -65,14 +64,6 @@ __all__ = ["StoryQueries", "content_hash"]
 
 # When a story's own date is this far ahead of when we saw it, the date is wrong.
 _FUTURE_SLACK = timedelta(hours=1)
-
-
-def content_hash(story: Story) -> str:
-    """What defines "the content changed": title and summary, whitespace-insensitive."""
-    text = " ".join(story.title.split()) + "\x1f" + " ".join(story.summary.split())
-    # "surrogatepass": a lone surrogate (a JSON escape like "\ud800") is content too,
-    # and every other text hashes as before.
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _when(story: Story, at: datetime) -> datetime:
@@ -109,7 +100,8 @@ def _stored(row: Any) -> StoredStory:
     )
 
 
-def _values(story: Story) -> dict[str, Any]:
+def _values(story: Story, hashed: str | None = None) -> dict[str, Any]:
+    """A story's row values; ``hashed``: its :func:`content_hash`, when made ahead."""
     topics = {k: float(v) for k, v in story.topics.items()}
     return {
         "title": story.title,
@@ -121,7 +113,7 @@ def _values(story: Story) -> dict[str, Any]:
         "topics": topics,
         "reasons": list(story.reasons),
         "score": max(topics.values(), default=0.0),
-        "content_hash": content_hash(story),
+        "content_hash": content_hash(story) if hashed is None else hashed,
     }
 
 
@@ -267,9 +259,11 @@ class _StoryRows:
 
     def rows(
         self,
-        members: Sequence[tuple[int, Story, str, _Cluster]],
+        members: Sequence[tuple[int, Story, str, _Cluster, str | None]],
         same: dict[str, Any],
     ) -> list[tuple[Any, ...]]:
+        """The driver's tuples of ``members``: ``(story id, story, guid, cluster, content
+        hash or None to compute it)``, with the values ``same`` for every row."""
         b = self._binders
         fixed = {}
         for name, value in same.items():
@@ -292,7 +286,7 @@ class _StoryRows:
         hash_ = b["content_hash"] or identity
         topics_memo, reasons_memo, published_memo = self._topics, self._reasons, self._published
         out = []
-        for story_id, story, guid, cluster in members:
+        for story_id, story, guid, cluster, hashed in members:
             key = tuple(story.topics.items())
             topics_score = topics_memo.get(key)
             if topics_score is None:
@@ -327,7 +321,7 @@ class _StoryRows:
                     topics_score[0],
                     bound_reasons,
                     topics_score[1],
-                    hash_(content_hash(story)),
+                    hash_(content_hash(story) if hashed is None else hashed),
                     first_seen,
                     last_seen,
                     cluster.id,
@@ -390,6 +384,7 @@ class StoryQueries(StoreBase):
         baseline: bool,
         route: Router | None = None,
         prepared: Sequence[Prepared] | None = None,
+        hashes: Sequence[str] | None = None,
     ) -> list[StoryEvent]:
         """Store one successful poll of a news source and return what changed.
 
@@ -397,14 +392,17 @@ class StoryQueries(StoreBase):
         and queues ``route(events)`` in the same transaction. With ``baseline`` the
         stories are stored and clustered but nothing is reported. ``prepared``, when
         given, holds each story's headline as
-        :func:`bot.enrich.cluster.prepare_headline` made it (in a worker process).
+        :func:`bot.enrich.cluster.prepare_headline` made it, and ``hashes`` each one's
+        :func:`bot.models.content_hash` (both in a worker process:
+        :func:`bot.enrich.news.finish_stories`).
         """
-        batch: dict[str, tuple[Story, Prepared | None]] = {}
+        batch: dict[str, tuple[Story, Prepared | None, str | None]] = {}
         headlines = [None] * len(fresh) if prepared is None else prepared
-        for story, headline in zip(fresh, headlines, strict=True):
+        hashed = [None] * len(fresh) if hashes is None else hashes
+        for story, headline, digest in zip(fresh, headlines, hashed, strict=True):
             # keyed as stored (see storage.schema.clean_text): a guid with a NUL in it
             # came back from the insert without it
-            batch.setdefault(clean_text(story.guid), (story, headline))  # first one wins
+            batch.setdefault(clean_text(story.guid), (story, headline, digest))  # first wins
         if self._story_lock is None:
             self._story_lock = asyncio.Lock()
         async with self._story_lock:
@@ -424,7 +422,7 @@ class StoryQueries(StoreBase):
         self,
         conn: AsyncConnection,
         source: str,
-        batch: dict[str, tuple[Story, Prepared | None]],
+        batch: dict[str, tuple[Story, Prepared | None, str | None]],
         *,
         at: datetime,
         quiet: bool,
@@ -447,11 +445,11 @@ class StoryQueries(StoreBase):
         content_rows = []
         seen_ids = []
         retold: list[Candidate] = []
-        for guid, (story, _headline) in batch.items():
+        for guid, (story, _headline, hashed) in batch.items():
             row = known.get(guid)
             if row is None:
                 continue
-            values = _values(story)
+            values = _values(story, hashed)
             if values["content_hash"] != row.content_hash:
                 content_rows.append({"row_id": row.id, **values, "last_seen": at})
                 changed_ids.append(row.id)
@@ -495,8 +493,8 @@ class StoryQueries(StoreBase):
         started: list[tuple[_Cluster, str]] = []
         grown: dict[int, _Cluster] = {}  # clusters of the window that grew, by id
         grew: set[int] = set()  # ... that another outlet joined
-        members: list[tuple[int, Story, str, _Cluster]] = []
-        for story_id, (guid, story, headline) in zip(story_ids, new, strict=True):
+        members: list[tuple[int, Story, str, _Cluster, str | None]] = []
+        for story_id, (guid, story, headline, hashed) in zip(story_ids, new, strict=True):
             when = _when(story, at)
             match = index.match(story.title, story.outlet, when, url=story.url, prepared=headline)
             cluster = clusters.get(match.cluster_id) if match else None
@@ -515,7 +513,7 @@ class StoryQueries(StoreBase):
                     if cluster.id > 0:
                         grew.add(cluster.id)
             cluster.members += 1
-            members.append((story_id, story, guid, cluster))
+            members.append((story_id, story, guid, cluster, hashed))
             index.add(
                 Candidate(story_id, cluster.id, story.title, story.outlet, when, story.url),
                 prepared=headline,
@@ -543,7 +541,7 @@ class StoryQueries(StoreBase):
             ]
             same = {"first_seen": at, "last_seen": at}
             await conn.exec_driver_sql(insert.sql, insert.bind(rows, same))
-        for story_id, _story, _guid, cluster in members:
+        for story_id, _story, _guid, cluster, _hashed in members:
             index.relabel(story_id, cluster.id)
         same = {"source": source, "first_seen": at, "last_seen": at, "baseline": quiet}
         await conn.exec_driver_sql(self._stories_insert.sql, self._story_binder.rows(members, same))
@@ -552,7 +550,9 @@ class StoryQueries(StoreBase):
             last_seen = grow.bind_time(at)
             rows = [(last_seen, c.size, grow.bind_outlets(c.outlets), c.id) for c in grown.values()]
             await conn.exec_driver_sql(grow.sql, rows)
-        leads = [story_id for story_id, *_, cluster in members if cluster.lead_story_id == story_id]
+        leads = [
+            sid for sid, _story, _guid, cluster, _hashed in members if cluster.lead_story_id == sid
+        ]
         also = {grown[i].lead_story_id for i in grew} - set(leads) - {None}
         return await self._events(conn, leads, sorted(also), changed_ids, quiet=quiet)
 

@@ -34,6 +34,6 @@ async def test_a_worker_process_reads_what_this_process_reads(source):
     here = feed.read(RSS, "https://trade.example/rss", "application/rss+xml")
     async with CpuPool(1) as cpu:
         there = await cpu.run(feed.read, RSS, "https://trade.example/rss", "application/rss+xml")
-        assert there == here and len(here[0]) == 1
+        assert there == here and len(here.stories) == 1
         with pytest.raises(ParseError, match="HTML page"):
             await cpu.run(feed.read, b"<html><body>no</body></html>", "https://x.example/", "")

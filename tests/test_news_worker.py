@@ -11,8 +11,8 @@ from bot.config import SourceConfig
 from bot.cpu import CpuPool
 from bot.enrich import EnrichSettings
 from bot.enrich.cluster import prepare_headline
-from bot.enrich.news import score_text, score_texts, story_enrichments
-from bot.models import Story
+from bot.enrich.news import finish_stories, score_text
+from bot.models import Story, content_hash
 from bot.pipeline import Pipeline
 from bot.sources.base import Fetched, PollContext
 from storage import open_store
@@ -72,22 +72,30 @@ async def _poll(tmp_path, name: str, cpu: CpuPool | None) -> dict[str, Story]:
         return {s.story.guid: s.story for s in stored if s is not None}
 
 
-async def test_a_worker_process_scores_what_this_process_scores(tmp_path) -> None:
+def _stories() -> Fetched:
+    return Fetched(
+        stories=tuple(
+            Story("trade", f"t-{i}", title, "", "Trade", summary=summary)
+            for i, (title, summary) in enumerate(TEXTS)
+        )
+    )
+
+
+async def test_a_worker_process_finishes_stories_as_this_process_does() -> None:
+    here = finish_stories(_stories)
     async with CpuPool(1) as cpu:
-        there = await cpu.run(score_texts, TEXTS)
+        there = await cpu.run(finish_stories, _stories)
         assert cpu.pids()
-    assert there == [score_text(title, summary) for title, summary in TEXTS]
-    assert sum(bool(topics) for topics, _ in there) >= 6
+    assert there == here
+    assert [(s.topics, s.reasons) for s in here.stories] == [score_text(t, s) for t, s in TEXTS]
+    assert sum(bool(s.topics) for s in here.stories) >= 6
+    assert here.prepared == tuple(prepare_headline(title, "Trade") for title, _ in TEXTS)
+    assert here.hashes == tuple(content_hash(s) for s in here.stories)
 
 
-async def test_a_worker_process_prepares_headlines_as_this_process_does() -> None:
-    texts = [(title, summary, "Trade") for title, summary in TEXTS]
-    async with CpuPool(1) as cpu:
-        there = await cpu.run(story_enrichments, texts)
-    assert there == [
-        (*score_text(title, summary), prepare_headline(title, outlet))
-        for title, summary, outlet in texts
-    ]
+def test_a_document_without_stories_is_left_as_it_is() -> None:
+    empty = Fetched(warnings=("no entries",))
+    assert finish_stories(lambda: empty) is empty
 
 
 async def test_stories_scored_in_a_worker_are_stored_as_scored_here(tmp_path) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.models import Story
+from bot.models import Story, content_hash
 from storage import stories as S
 from storage._base import bound_insert
 from storage.schema import stories
@@ -52,12 +52,20 @@ STORIES = [
 @pytest.mark.parametrize("quiet", [True, False])
 def test_rows_are_what_bind_makes_of_the_values(dialect, quiet):
     insert = bound_insert(dialect, stories, [c.name for c in stories.c], S._plain)
+    # every other story's content hash made ahead (as a worker does), the rest here
     members = [
-        (100 + n, s, s.guid, S._Cluster(10 + n % 3, None, 1, [])) for n, s in enumerate(STORIES)
+        (
+            100 + n,
+            s,
+            s.guid,
+            S._Cluster(10 + n % 3, None, 1, []),
+            content_hash(s) if n % 2 else None,
+        )
+        for n, s in enumerate(STORIES)
     ]
     same = {"source": "feed", "first_seen": AT, "last_seen": AT, "baseline": quiet}
     expected_rows = []
-    for story_id, story, guid, cluster in members:
+    for story_id, story, guid, cluster, _hashed in members:
         values = S._values(story)
         values.update(id=story_id, guid=guid, cluster_id=cluster.id)
         expected_rows.append(values)

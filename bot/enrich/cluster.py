@@ -473,7 +473,7 @@ def _prepared(title: str, outlet: str) -> _Tokens:
 def prepare_headline(title: str, outlet: str = "") -> Prepared:
     """What :class:`ClusterIndex` needs of a headline, computed ahead: tokenising is a
     quarter of a match, and pure, so a poll's headlines are prepared in a worker process
-    with their relevance (``bot.enrich.news.story_enrichments``)."""
+    with their relevance (``bot.enrich.news.finish_stories``)."""
     t = _Tokens(*_headline(title, outlet))
     return (t.seq, t.names, t.sectors, t.events, t.numbers)
 

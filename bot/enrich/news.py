@@ -23,15 +23,23 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
-from bot.enrich.cluster import Prepared, prepare_headline
-from bot.models import Story
+from bot.enrich.cluster import prepare_headline
+from bot.models import Story, content_hash
 
-__all__ = ["TOPICS", "score_story", "score_text", "score_texts", "story_enrichments"]
+__all__ = [
+    "TOPICS",
+    "finish_stories",
+    "score_story",
+    "score_text",
+]
 
 TOPICS = ("strike", "ai", "likeness", "videogames", "jobs")
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,28 +409,27 @@ def score_text(title: str, summary: str = "") -> tuple[dict[str, float], tuple[s
     return {t: topics[t] for t in TOPICS if t in topics}, tuple(reasons)
 
 
-def score_texts(
-    texts: Sequence[tuple[str, str]],
-) -> list[tuple[dict[str, float], tuple[str, ...]]]:
-    """:func:`score_text` of each ``(title, summary)``, in order: one hand-over to a
-    worker process for a poll's stories (``bot.cpu``). Only the texts cross there and
-    only the scores come back: the caller keeps its stories."""
-    return [score_text(title, summary) for title, summary in texts]
-
-
-def story_enrichments(
-    texts: Sequence[tuple[str, str, str]],
-) -> list[tuple[dict[str, float], tuple[str, ...], Prepared]]:
-    """For each ``(title, summary, outlet)``, in order: :func:`score_text`'s topics and
-    reasons, and the headline prepared for clustering
-    (:func:`bot.enrich.cluster.prepare_headline`). One hand-over to a worker process
-    for a poll's stories (``bot.cpu``): both are pure CPU work the event loop would
-    otherwise do, and storage clusters with the prepared headlines."""
-    out = []
-    for title, summary, outlet in texts:
-        topics, reasons = score_text(title, summary)
-        out.append((topics, reasons, prepare_headline(title, outlet)))
-    return out
+def finish_stories(parse: Callable[..., R], /, *args: Any) -> R:
+    """``parse(*args)`` (a source's document: a dataclass with ``stories``, ``prepared``
+    and ``hashes``, see :class:`bot.sources.base.Fetched`) with its stories scored, each
+    headline prepared for clustering and each content hash made: a feed's whole share of
+    CPU work in one hand-over to a worker process, as ``bot.finish.finish_listing`` is a
+    board page's. The pipeline stores what comes back as it is."""
+    page = parse(*args)
+    stories: Sequence[Story] = page.stories  # type: ignore[attr-defined]
+    if not stories:
+        return page
+    scored, prepared = [], []
+    for story in stories:
+        topics, reasons = score_text(story.title, story.summary)
+        scored.append(replace(story, topics=topics, reasons=reasons))
+        prepared.append(prepare_headline(story.title, story.outlet))
+    return replace(
+        page,  # type: ignore[type-var]
+        stories=tuple(scored),
+        prepared=tuple(prepared),
+        hashes=tuple(map(content_hash, scored)),
+    )
 
 
 def score_story(story: Story) -> Story:

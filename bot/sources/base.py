@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequen
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
+from bot.enrich.news import finish_stories
 from bot.finish import Finish, finish_listing
 from bot.models import Posting, Story
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     # Only for annotations: a worker process that parses a source's bytes (bot.cpu)
     # then imports neither the HTTP client nor aiohttp (~16 MB of its memory).
     from bot.cpu import CpuPool
+    from bot.enrich.cluster import Prepared
     from bot.http import HttpClient, Response, Validator
 
 T = TypeVar("T")
@@ -65,9 +67,14 @@ class Fetched:
     stories: tuple[Story, ...] = ()
     not_modified: bool = False
     warnings: tuple[str, ...] = ()
-    #: each posting's listing hash, when the worker that parsed them computed it
-    #: (:meth:`PollContext.parse_listing`); ``None``: the pipeline computes them
+    #: each posting's listing hash, or each story's content hash, when the worker that
+    #: parsed them computed it (:meth:`PollContext.parse_listing`,
+    #: :meth:`PollContext.parse_stories`); ``None``: the pipeline computes them
     hashes: tuple[str, ...] | None = None
+    #: each story's headline prepared for clustering, and the stories scored, when the
+    #: worker that parsed them did it (:meth:`PollContext.parse_stories`); ``None``: the
+    #: pipeline does both
+    prepared: tuple[Prepared, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -110,6 +117,12 @@ class PollContext:
         if self.finishing is None:
             return await self.parse(fn, *args)
         return await self.parse(finish_listing, await self.finishing(), complete, fn, *args)
+
+    async def parse_stories(self, fn: Callable[..., T], /, *args: Any) -> T:
+        """:meth:`parse` for a news document: ``fn`` returns a :class:`Fetched` with
+        ``stories``, which the same hand-over scores, prepares for clustering and hashes
+        (:func:`bot.enrich.news.finish_stories`)."""
+        return await self.parse(finish_stories, fn, *args)
 
     async def finish(self) -> Finish | None:
         """What finishes a posting where its detail is parsed, if the pipeline asks."""

@@ -1061,16 +1061,16 @@ class FeedSource:
         resp = await ctx.get(self.url, headers={"Accept": ACCEPT}, conditional=True)
         if resp.not_modified:
             return Fetched(not_modified=True)
-        stories, warnings = await ctx.parse(
+        return await ctx.parse_stories(
             self.read, resp.content, resp.url, resp.headers.get("content-type", "")
         )
-        return Fetched(stories=tuple(stories), warnings=tuple(warnings))
 
-    def read(self, content: bytes, url: str, content_type: str) -> tuple[list[Story], list[str]]:
+    def read(self, content: bytes, url: str, content_type: str) -> Fetched:
         """The stories of a fetched document, and what was wrong with it. Pure CPU work:
         the entries' HTML to text is most of it, and its stories cross back as records."""
         parsed = parse_feed(content, url=url, content_type=content_type)
-        return self.to_stories(parsed, url)
+        stories, warnings = self.to_stories(parsed, url)
+        return Fetched(stories=tuple(stories), warnings=tuple(warnings))
 
     def to_stories(self, parsed: ParsedFeed, url: str) -> tuple[list[Story], list[str]]:
         """The stories of a parsed document (Google News overrides the details)."""
