@@ -26,6 +26,7 @@ __all__ = [
     "fetch_details",
     "forget_pages",
     "json_body",
+    "page_json",
     "required_option",
     "unchanged_pages",
 ]
@@ -150,6 +151,22 @@ async def unchanged_pages(
         if not asked_before(offset):
             break
     return visited == known
+
+
+async def page_json(
+    answers: dict[int, Response],
+    offset: int,
+    ask: Callable[[int], Awaitable[Response]],
+    ask_plainly: Callable[[int], Awaitable[Response]],
+) -> tuple[Any, bool]:
+    """A page of a paged listing, decoded, and whether it is unchanged: the answer
+    :func:`unchanged_pages` kept for ``offset``, else ``ask(offset)`` (conditionally)
+    now. A 304 without a body is asked once more with ``ask_plainly``: paging needs the
+    page itself, and it counts as unchanged."""
+    response = answers.pop(offset, None) or await ask(offset)
+    if response.not_modified and not response.content:
+        return (await ask_plainly(offset)).json(), True
+    return response.json(), response.not_modified
 
 
 def forget_pages(forget: Callable[[int], bool], end: int, step: int) -> None:

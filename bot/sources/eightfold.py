@@ -46,7 +46,13 @@ from bot.errors import (
     SourceError,
 )
 from bot.models import Posting
-from bot.sources._common import fetch_details, forget_pages, json_body, unchanged_pages
+from bot.sources._common import (
+    fetch_details,
+    forget_pages,
+    json_body,
+    page_json,
+    unchanged_pages,
+)
 from bot.sources._common import required_option as _option
 from bot.sources.base import Fetched, PollContext, SourceConfig
 from bot.text import html_to_text, normalize_space
@@ -207,16 +213,16 @@ class EightfoldSource:
     async def _page(
         self, ctx: PollContext, api: Api, start: int, answers: dict[int, Response]
     ) -> tuple[Any, bool]:
-        """A page decoded (asked now unless :func:`unchanged_pages` has its answer)."""
-        resp = answers.pop(start, None) or await self._ask(ctx, api, start)
-        if resp.not_modified and not resp.content:
-            # A bodiless 304: paging needs the page itself, so ask once more plainly.
-            plain = await ctx.get(self._listing_url(api), params=self._params(start))
-            return plain.json(), True
-        body = resp.json()
+        """A page (:func:`page_json`); the first one may say this API is refused."""
+        body, same = await page_json(
+            answers,
+            start,
+            lambda s: self._ask(ctx, api, s),
+            lambda s: ctx.get(self._listing_url(api), params=self._params(s)),
+        )
         if start == 0 and _refusal(body, api):
             raise _Refused(f"the server says {_refusal(body, api)[:200]!r}")
-        return body, resp.not_modified
+        return body, same
 
     def _posting(self, entry: object) -> Posting | None:
         if not isinstance(entry, Mapping):

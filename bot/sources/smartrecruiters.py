@@ -32,7 +32,13 @@ from urllib.parse import quote
 
 from bot.errors import ConfigError, ParseError
 from bot.models import Posting
-from bot.sources._common import fetch_details, forget_pages, json_body, unchanged_pages
+from bot.sources._common import (
+    fetch_details,
+    forget_pages,
+    json_body,
+    page_json,
+    unchanged_pages,
+)
 from bot.sources.base import Fetched, PollContext, SourceConfig
 from bot.text import html_to_text, normalize_space
 
@@ -149,12 +155,12 @@ class SmartRecruitersSource:
     async def _page(
         self, ctx: PollContext, offset: int, answers: dict[int, Response]
     ) -> tuple[Any, bool]:
-        """A page decoded (asked now unless :func:`unchanged_pages` has its answer)."""
-        resp = answers.pop(offset, None) or await self._ask(ctx, offset)
-        if resp.not_modified and not resp.content:
-            # A bodiless 304: paging needs the page itself, so ask once more plainly.
-            return (await ctx.get(self.api, params=_params(offset))).json(), True
-        return resp.json(), resp.not_modified
+        return await page_json(
+            answers,
+            offset,
+            lambda o: self._ask(ctx, o),
+            lambda o: ctx.get(self.api, params=_params(o)),
+        )
 
     def _posting(self, entry: object) -> Posting | None:
         if not isinstance(entry, Mapping):
