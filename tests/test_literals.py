@@ -57,6 +57,8 @@ _TAILS = st.sampled_from(["", "[ -]+b", "s?", "(?:a|bc)", "(?![a-z])", "\\b", "b
 _ALTERNATIVE = st.tuples(_WORDS, _TAILS).map(lambda p: re.escape(p[0]) + p[1])
 # (with half a surrogate pair, which a JSON escape gives and UTF-8 cannot encode)
 _TEXT = st.text(alphabet="abcxy $-é\U0001f600\n\ud800", max_size=60)
+# ASCII texts take the bytes automaton (see LiteralStarts.finditer): half the examples
+_TEXT = _TEXT | st.text(alphabet="abcxy $-\n", max_size=60)
 
 
 @given(st.lists(_ALTERNATIVE, min_size=1, max_size=6), _TEXT, st.sampled_from(["", "(?![a-z])"]))
