@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.cpu import CpuPool
 from bot.enrich import EnrichSettings
-from bot.enrich.news import finish_stories
+from bot.enrich.news import finish_fetched
 from bot.errors import RateLimited, SourceError
 from bot.finish import Finish, listing_hash
 from bot.http import HttpClient
@@ -291,9 +291,9 @@ class Pipeline:
             # A source that did not parse through PollContext.parse_stories: its stories
             # are scored, prepared for clustering and hashed here, in one hand-over too.
             if self.cpu is not None:
-                fetched = await self.cpu.run(finish_stories, _as_given, fetched)
+                fetched = await self.cpu.run(finish_fetched, fetched)
             else:
-                fetched = finish_stories(_as_given, fetched)
+                fetched = finish_fetched(fetched)
         return await self.store.apply_stories(
             source.config.name,
             fetched.stories,
@@ -392,12 +392,6 @@ class Pipeline:
             return summary
 
         return await poll_spread(sources, one)
-
-
-def _as_given(fetched: Fetched) -> Fetched:
-    """What a source already fetched, for :func:`finish_stories` (it pickles: a worker
-    process may run it)."""
-    return fetched
 
 
 async def poll_spread(

@@ -60,7 +60,7 @@ from storage._base import (
 )
 from storage.schema import clean_text, source_state, stories, story_clusters
 
-__all__ = ["StoryQueries", "content_hash"]
+__all__ = ["StoryQueries"]
 
 # When a story's own date is this far ahead of when we saw it, the date is wrong.
 _FUTURE_SLACK = timedelta(hours=1)
@@ -476,7 +476,7 @@ class StoryQueries(StoreBase):
         for part in chunks(seen_ids):
             await conn.execute(update(stories).where(stories.c.id.in_(part)).values(last_seen=at))
 
-        new = [(guid, *pair) for guid, pair in batch.items() if guid not in known]
+        new = [(guid, *entry) for guid, entry in batch.items() if guid not in known]
         if not new:
             return await self._events(conn, [], [], changed_ids, quiet=quiet)
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.sources.feed import (
+    _html_entities,
     clean_url,
     entry_guid,
     normalize_link,
@@ -108,6 +109,11 @@ def test_fast_and_careful_roads_agree(name):
 def test_html_entities_take_the_fast_road_with_a_warning():
     parsed = parse_feed(HTML_ENTITIES, url="https://cafe.example/feed")
     assert parsed.engine == "lxml"
+    # CDATA is text, and its "&" is not markup: left as it is (feedparser escapes it)
+    cdata = HTML_ENTITIES.replace(
+        b"<guid>https://cafe.example/1</guid>", b"<guid><![CDATA[tag:cafe,&copy;1]]></guid>"
+    )
+    assert parse_feed(cdata).entries[0].id == "tag:cafe,&copy;1"
     assert parsed.title == "Café Wire"
     assert parsed.entries[0].title == "Deal reached — studios & unions \u2242\u0338 & more"
     assert parsed.entries[0].summary == "Fair © pay\nAI rules…"
@@ -127,6 +133,21 @@ def test_entities_beside_other_damage_go_to_feedparser(damage, why):
     parsed = parse_feed(doc, url="https://cafe.example/feed")
     assert parsed.engine == "feedparser", why
     assert len(parsed.entries) == 1
+
+
+def test_entity_rewrite_steps_over_cdata_comments_and_instructions():
+    doc = (
+        b"<?pi &nbsp; ?><a>&mdash;<!-- <![CDATA[ &nbsp; -->&nbsp;"
+        b"<![CDATA[&hellip; <!-- ]]>&hellip;</a>"
+    )
+    assert _html_entities(doc) == (
+        b"<?pi &nbsp; ?><a>&#x2014;<!-- <![CDATA[ &nbsp; -->&#xa0;"
+        b"<![CDATA[&hellip; <!-- ]]>&#x2026;</a>"
+    )
+    # One left open runs to the end of the document (in one step, not a search for its
+    # end from every later start): what follows it is not rewritten.
+    assert _html_entities(b"<a>&mdash;<!-- &nbsp;") == b"<a>&#x2014;<!-- &nbsp;"
+    assert _html_entities(b"<a>&mdash;<![CDATA[ &nbsp;") == b"<a>&#x2014;<![CDATA[ &nbsp;"
 
 
 def test_odd_feed_details():

@@ -158,6 +158,24 @@ async def test_a_lone_surrogate_is_stored_as_data_and_hashed_alike(store):
     assert [e.kind for e in changed] == ["updated"]
 
 
+async def test_hashes_made_ahead_are_stored_and_compared(store):
+    """Content hashes a worker made (bot.enrich.news.finish_stories) are stored as given,
+    and the next poll's are compared with them; of two entries with one guid the first
+    wins, with its own hash."""
+    retold = replace(DEADLINE, title="Another headline")  # the same guid
+    await store.apply_stories(
+        "deadline", [DEADLINE, retold], at=NOW, baseline=False, hashes=["h-first", "h-second"]
+    )
+    same = await store.apply_stories(
+        "deadline", [DEADLINE], at=NOW + timedelta(minutes=1), baseline=False, hashes=["h-first"]
+    )
+    assert same == []
+    changed = await store.apply_stories(
+        "deadline", [DEADLINE], at=NOW + timedelta(minutes=2), baseline=False, hashes=["h-2"]
+    )
+    assert [(e.kind, e.story.story.title) for e in changed] == [("updated", DEADLINE.title)]
+
+
 async def test_route_queues_once_in_the_same_transaction(store):
     await store.apply_stories("deadline", [DEADLINE], at=NOW, baseline=False, route=route_all)
     # the same poll replayed (a crash before the source state was saved) queues nothing new

@@ -52,23 +52,20 @@ STORIES = [
 @pytest.mark.parametrize("quiet", [True, False])
 def test_rows_are_what_bind_makes_of_the_values(dialect, quiet):
     insert = bound_insert(dialect, stories, [c.name for c in stories.c], S._plain)
-    # every other story's content hash made ahead (as a worker does), the rest here
+    # every other story's content hash made ahead (as a worker does: a stand-in here, so
+    # the rows must take it as given), the rest computed
     members = [
-        (
-            100 + n,
-            s,
-            s.guid,
-            S._Cluster(10 + n % 3, None, 1, []),
-            content_hash(s) if n % 2 else None,
-        )
+        (100 + n, s, s.guid, S._Cluster(10 + n % 3, None, 1, []), f"given-{n}" if n % 2 else None)
         for n, s in enumerate(STORIES)
     ]
     same = {"source": "feed", "first_seen": AT, "last_seen": AT, "baseline": quiet}
     expected_rows = []
-    for story_id, story, guid, cluster, _hashed in members:
-        values = S._values(story)
+    for story_id, story, guid, cluster, hashed in members:
+        values = S._values(story, hashed)
         values.update(id=story_id, guid=guid, cluster_id=cluster.id)
         expected_rows.append(values)
+    assert expected_rows[1]["content_hash"] == "given-1"
+    assert expected_rows[0]["content_hash"] == content_hash(STORIES[0])
     expected = insert.bind(expected_rows, same)
     rows = S._StoryRows(insert)
     assert rows.rows(members, same) == expected

@@ -32,6 +32,7 @@ from bot.models import Story, content_hash
 
 __all__ = [
     "TOPICS",
+    "finish_fetched",
     "finish_stories",
     "score_story",
     "score_text",
@@ -445,6 +446,16 @@ def finish_stories(parse: Callable[..., R], /, *args: Any) -> R:
         prepared=tuple(prepared),
         hashes=tuple(map(content_hash, scored)),
     )
+
+
+def finish_fetched(page: R) -> R:
+    """:func:`finish_stories` of a document a source parsed by other means (it pickles
+    by name, and a worker process that runs it imports only this module's)."""
+    return finish_stories(_itself, page)
+
+
+def _itself(page: R) -> R:
+    return page
 
 
 def score_story(story: Story) -> Story:
