@@ -350,26 +350,12 @@ def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
     memo[key] = value
 
 
-@dataclass(slots=True, eq=False)
-class _StoryWrite:
-    """One poll's stories waiting to be written, and then what came of it: its events,
-    or the exception that stopped it (``None`` while not written)."""
-
-    source: str
-    batch: dict[str, tuple[Story, Prepared | None, str | None]]
-    at: datetime
-    baseline: bool
-    route: Router | None
-    outcome: list[StoryEvent] | BaseException | None = None
-
-
 class StoryQueries(StoreBase):
-    # The clustering window, kept between polls, and the lock that lets one group of
+    # The clustering window, kept between polls, and the lock that lets one
     # apply_stories at a time use it (PostgreSQL runs several polls' transactions at
-    # once; SQLite's writers take turns anyway), with the polls waiting for it.
+    # once; SQLite's writers take turns anyway).
     _story_window: _Window | None = None
     _story_lock: asyncio.Lock | None = None
-    _story_writes: list[_StoryWrite] | None = None
 
     @cached_property
     def _stories_insert(self) -> BoundInsert:
@@ -418,77 +404,20 @@ class StoryQueries(StoreBase):
             # keyed as stored (see storage.schema.clean_text): a guid with a NUL in it
             # came back from the insert without it
             batch.setdefault(clean_text(story.guid), (story, headline, digest))  # first wins
-        if self._story_lock is None or self._story_writes is None:
-            self._story_lock, self._story_writes = asyncio.Lock(), []
-        write = _StoryWrite(source, batch, at, baseline, route)
-        waiting = self._story_writes
-        waiting.append(write)
-        try:
-            async with self._story_lock:
-                if write.outcome is None:
-                    # Every poll waiting now is written in one transaction: its BEGIN and
-                    # COMMIT, and the pages the commit writes, once for the group (bench
-                    # feeds: 200 polls in 64 groups of 1-4; the event loop's CPU 4.8-5.6
-                    # -> 4.7-5.0 s, back to back).
-                    group = waiting[:]
-                    del waiting[:]
-                    await self._write_stories(group, write)
-        except BaseException:
-            if write in waiting:  # cancelled before its turn: it is not written
-                waiting.remove(write)
-            raise
-        outcome = write.outcome
-        if isinstance(outcome, BaseException):
-            raise outcome
-        assert outcome is not None
-        return outcome
-
-    async def _write_stories(self, group: list[_StoryWrite], own: _StoryWrite) -> None:
-        """Write ``group`` (``own`` is the calling poll's) and set each one's outcome: in
-        one transaction, in the order the polls came; when that fails and the group
-        holds several polls, each one again in a transaction of its own, so that one
-        poll's failure is its own. (A savepoint per poll would isolate them too, but its
-        two statements cost what one transaction for the group saves.)"""
-        try:
+        if self._story_lock is None:
+            self._story_lock = asyncio.Lock()
+        async with self._story_lock:
             try:
-                await self._write_group(group)
-            except Exception as err:
-                self._story_window = None  # it may hold what was rolled back
-                if len(group) == 1:
-                    group[0].outcome = err
-                    return
-                for write in group:
-                    try:
-                        await self._write_group([write])
-                    except Exception as alone:
-                        self._story_window = None
-                        write.outcome = alone
-        except BaseException:
-            # Cancelled (the calling poll) or worse, with nothing of the rest written:
-            # they wait again, first in line, and the next turn writes them.
-            self._story_window = None
-            assert self._story_writes is not None
-            self._story_writes[:0] = [
-                write for write in group if write is not own and write.outcome is None
-            ]
-            raise
-
-    async def _write_group(self, group: list[_StoryWrite]) -> None:
-        """``group`` in one transaction; the outcomes are set once it is committed."""
-        async with self._engine.begin() as conn:
-            outcomes = [await self._write_one(conn, write) for write in group]
-        for write, outcome in zip(group, outcomes, strict=True):
-            write.outcome = outcome
-
-    async def _write_one(self, conn: AsyncConnection, write: _StoryWrite) -> list[StoryEvent]:
-        events = await self._apply_stories(
-            conn, write.source, write.batch, at=write.at, quiet=write.baseline
-        )
-        await self._stories_baseline_done(conn, write.source)
-        if write.baseline:
-            return []
-        await self._route_in(conn, events, write.route, at=write.at)
-        return events
+                async with self._engine.begin() as conn:
+                    events = await self._apply_stories(conn, source, batch, at=at, quiet=baseline)
+                    await self._stories_baseline_done(conn, source)
+                    if not baseline:
+                        await self._route_in(conn, events, route, at=at)
+            except BaseException:
+                # The window may hold what was rolled back: the next poll reads it anew.
+                self._story_window = None
+                raise
+        return [] if baseline else events
 
     async def _apply_stories(
         self,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -204,93 +203,3 @@ async def test_topic_and_query_filters(store):
     one = await store.story((await store.stories(query="wicked", now=NOW))[0].id)
     assert one is not None and one.story.title.startswith("'Wicked")
     assert await store.story(999_999) is None
-
-
-# -- polls waiting for the write lock are written in one transaction --------------------
-
-
-def _headline(n: int) -> Story:
-    return story(f"feed-{n}", f"s{n}", f"Studio {n} names head of animation unit {n}", f"Out {n}")
-
-
-def _count_begins(store, then=None) -> list[int]:
-    """A counter of the transactions the store's engine begins (read ``[0]``); ``then``
-    is called with the count at each."""
-    from sqlalchemy import event
-
-    count = [0]
-
-    def on_begin(_conn):
-        count[0] += 1
-        if then is not None:
-            then(count[0])
-
-    event.listen(store._engine.sync_engine, "begin", on_begin)
-    return count
-
-
-async def test_polls_waiting_for_the_lock_are_written_together(store):
-    begins = _count_begins(store)
-    results = await asyncio.gather(
-        *(
-            store.apply_stories(f"feed-{n}", [_headline(n)], at=NOW, baseline=False)
-            for n in range(5)
-        )
-    )
-    # the first poll writes alone; the four that came while it wrote, in one transaction
-    assert begins[0] == 2
-    assert [[e.story.story.guid for e in events] for events in results] == [
-        [f"s{n}"] for n in range(5)
-    ]
-    assert sorted(s.story.guid for s in await store.stories(now=NOW)) == [f"s{n}" for n in range(5)]
-
-
-async def test_a_poll_that_fails_in_a_group_fails_alone(store):
-    def refuse(events):
-        raise RuntimeError("no route for feed-2")
-
-    begins = _count_begins(store)
-    results = await asyncio.gather(
-        *(
-            store.apply_stories(
-                f"feed-{n}",
-                [_headline(n)],
-                at=NOW,
-                baseline=False,
-                route=refuse if n == 2 else route_all,
-            )
-            for n in range(5)
-        ),
-        return_exceptions=True,
-    )
-    assert isinstance(results[2], RuntimeError)
-    assert [len(r) for i, r in enumerate(results) if i != 2] == [1, 1, 1, 1]
-    # the first alone, the group of four (rolled back), then each of the four alone
-    assert begins[0] == 1 + 1 + 4
-    stored = sorted(s.story.guid for s in await store.stories(now=NOW))
-    assert stored == ["s0", "s1", "s3", "s4"]  # feed-2's rows were rolled back
-    assert await store.outbox_backlog() == 4  # each alert queued once
-    # the clustering window was read anew after the failure: feed-2 comes again as new
-    (again,) = await store.apply_stories("feed-2", [_headline(2)], at=NOW, baseline=False)
-    assert again.kind == "new"
-
-
-async def test_the_others_are_written_when_the_writing_poll_is_cancelled(store):
-    second = asyncio.Event()
-    _count_begins(store, then=lambda n: second.set() if n == 2 else None)
-
-    def apply(n: int) -> asyncio.Future:
-        return asyncio.ensure_future(
-            store.apply_stories(f"feed-{n}", [_headline(n)], at=NOW, baseline=False)
-        )
-
-    first = apply(0)  # writes alone; the next three wait for it, then go as one group
-    leader, *others = [apply(n) for n in (1, 2, 3)]
-    await asyncio.wait_for(second.wait(), timeout=30)  # the group's transaction began
-    assert first.done() and not leader.done() and not store._story_writes
-    leader.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await leader
-    assert [e.story.story.guid for e in await first] == ["s0"]
-    assert [[e.story.story.guid for e in await task] for task in others] == [["s2"], ["s3"]]
-    assert sorted(s.story.guid for s in await store.stories(now=NOW)) == ["s0", "s2", "s3"]
