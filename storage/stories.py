@@ -389,8 +389,7 @@ class StoryQueries(StoreBase):
         """Store one successful poll of a news source and return what changed.
 
         Upserts by ``(source, guid)``, clusters new stories against the last 72 hours,
-        and queues ``route(events)`` in the same transaction (which the polls that came
-        while another was writing share: see :meth:`_write_stories`). With ``baseline`` the
+        and queues ``route(events)`` in the same transaction. With ``baseline`` the
         stories are stored and clustered but nothing is reported. ``prepared``, when
         given, holds each story's headline as
         :func:`bot.enrich.cluster.prepare_headline` made it, and ``hashes`` each one's
