@@ -100,8 +100,8 @@ def _stored(row: Any) -> StoredStory:
     )
 
 
-def _values(story: Story, hashed: str | None = None) -> dict[str, Any]:
-    """A story's row values; ``hashed``: its :func:`content_hash`, when made ahead."""
+def _values(story: Story, hashed: str) -> dict[str, Any]:
+    """A story's row values; ``hashed``: its :func:`content_hash`."""
     topics = {k: float(v) for k, v in story.topics.items()}
     return {
         "title": story.title,
@@ -113,7 +113,7 @@ def _values(story: Story, hashed: str | None = None) -> dict[str, Any]:
         "topics": topics,
         "reasons": list(story.reasons),
         "score": max(topics.values(), default=0.0),
-        "content_hash": content_hash(story) if hashed is None else hashed,
+        "content_hash": hashed,
     }
 
 
@@ -259,11 +259,11 @@ class _StoryRows:
 
     def rows(
         self,
-        members: Sequence[tuple[int, Story, str, _Cluster, str | None]],
+        members: Sequence[tuple[int, Story, str, _Cluster, str]],
         same: dict[str, Any],
     ) -> list[tuple[Any, ...]]:
         """The driver's tuples of ``members``: ``(story id, story, guid, cluster, content
-        hash or None to compute it)``, with the values ``same`` for every row."""
+        hash)``, with the values ``same`` for every row."""
         b = self._binders
         fixed = {}
         for name, value in same.items():
@@ -321,7 +321,7 @@ class _StoryRows:
                     topics_score[0],
                     bound_reasons,
                     topics_score[1],
-                    hash_(content_hash(story) if hashed is None else hashed),
+                    hash_(hashed),
                     first_seen,
                     last_seen,
                     cluster.id,
@@ -396,9 +396,9 @@ class StoryQueries(StoreBase):
         :func:`bot.models.content_hash` (both in a worker process:
         :func:`bot.enrich.news.finish_stories`).
         """
-        batch: dict[str, tuple[Story, Prepared | None, str | None]] = {}
+        batch: dict[str, tuple[Story, Prepared | None, str]] = {}
         headlines = [None] * len(fresh) if prepared is None else prepared
-        hashed = [None] * len(fresh) if hashes is None else hashes
+        hashed = [content_hash(s) for s in fresh] if hashes is None else hashes
         for story, headline, digest in zip(fresh, headlines, hashed, strict=True):
             # keyed as stored (see storage.schema.clean_text): a guid with a NUL in it
             # came back from the insert without it
@@ -422,7 +422,7 @@ class StoryQueries(StoreBase):
         self,
         conn: AsyncConnection,
         source: str,
-        batch: dict[str, tuple[Story, Prepared | None, str | None]],
+        batch: dict[str, tuple[Story, Prepared | None, str]],
         *,
         at: datetime,
         quiet: bool,
@@ -493,7 +493,7 @@ class StoryQueries(StoreBase):
         started: list[tuple[_Cluster, str]] = []
         grown: dict[int, _Cluster] = {}  # clusters of the window that grew, by id
         grew: set[int] = set()  # ... that another outlet joined
-        members: list[tuple[int, Story, str, _Cluster, str | None]] = []
+        members: list[tuple[int, Story, str, _Cluster, str]] = []
         for story_id, (guid, story, headline, hashed) in zip(story_ids, new, strict=True):
             when = _when(story, at)
             match = index.match(story.title, story.outlet, when, url=story.url, prepared=headline)
