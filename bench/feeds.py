@@ -45,6 +45,11 @@ METRICS = {
     "marquee_cpu": Metric("feeds", "Marquee CPU", "s"),
     "reader_cpu": Metric("feeds", "reader CPU", "s"),
     "marquee_rss": Metric("feeds", "Marquee peak RSS", "MB"),
+    # Which of Marquee's processes bounds the run: the one busy nearly all of the wall.
+    "busy_main": Metric("feeds", "Marquee's event loop process busy", "%", "", "its CPU ÷ wall"),
+    "busy_workers": Metric(
+        "feeds", "Marquee's worker busy", "%", "", "the workers' CPU ÷ (wall × workers)"
+    ),
     "lost": Metric("feeds", "feeds with entries lost", "feeds", "== 0", "against feedparser"),
 }
 
@@ -101,6 +106,7 @@ async def marquee_child(params: dict[str, Any]) -> dict[str, Any]:
         "cpu": spent.cpu + workers,
         "cpu_main": spent.cpu,
         "cpu_workers": workers,
+        "workers": len(workers_end),
         "wall": spent.wall,
         "rss_mb": peak_rss_mb() + rss_workers,
     }
@@ -188,6 +194,10 @@ def run(
             figures["marquee_cpu"].values.append(ours["cpu"])
             figures["reader_cpu"].values.append(peer["cpu"])
             figures["marquee_rss"].values.append(ours["rss_mb"])
+            figures["busy_main"].values.append(100 * ours["cpu_main"] / ours["wall"])
+            figures["busy_workers"].values.append(
+                100 * ours["cpu_workers"] / (ours["wall"] * max(1, ours["workers"]))
+            )
             figures["lost"].values.append(len(lost))
             log(
                 f"  run {i + 1}: Marquee {ours['entries']:,} entries at {ours_rate:,.0f}/s, "

@@ -55,6 +55,9 @@ METRICS = {
         "ru_maxrss of the event loop process + VmHWM of each worker process",
     ),
     "rss_workers": Metric("cold", "peak RSS of the worker processes", "MB"),
+    # Which process bounds the cycle: the one busy nearly all of the wall.
+    "busy_main": Metric("cold", "event loop's process busy", "%", "", "its CPU ÷ wall"),
+    "busy_workers": Metric("cold", "worker busy", "%", "", "the workers' CPU ÷ (wall × workers)"),
     "queued": Metric("cold", "alerts queued", "rows"),
     "repoll_cpu": Metric("repoll", "CPU", "s"),
     "repoll_wall": Metric("repoll", "wall", "s"),
@@ -246,6 +249,11 @@ def run(
             figures["rss"].values.append(result["rss_mb"])
             figures["cpu_workers"].values.append(result["cpu_workers"])
             figures["rss_workers"].values.append(sum(result["rss_workers_mb"]))
+            figures["busy_main"].values.append(100 * result["cpu_main"] / result["wall"])
+            workers = max(1, len(result["rss_workers_mb"]))
+            figures["busy_workers"].values.append(
+                100 * result["cpu_workers"] / (result["wall"] * workers)
+            )
             figures["queued"].values.append(result["queued"])
             figures["repoll_cpu"].values.append(result["repoll_cpu"])
             figures["repoll_wall"].values.append(result["repoll_wall"])
