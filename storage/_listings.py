@@ -274,9 +274,10 @@ class ListingQueries(StoreBase):
             for key, spelled in counts.items()
         }
 
-    async def companies(self, prefix: str = "", limit: int = 25) -> list[str]:
+    async def companies(self, prefix: str = "", limit: int | None = 25) -> list[str]:
         """Company names with open postings for autocomplete: those starting with
-        ``prefix`` first, then those containing it."""
+        ``prefix`` first, then those containing it; all of them when ``limit`` is
+        ``None``."""
         key = company_key(prefix)
         company = source_companies.c.company_key
         stmt = select(func.max(source_companies.c.company)).group_by(company)
@@ -287,7 +288,8 @@ class ListingQueries(StoreBase):
             )
         else:
             stmt = _each_company()
-        stmt = stmt.limit(max(0, int(limit)))
+        if limit is not None:
+            stmt = stmt.limit(max(0, int(limit)))
         async with self._reader.connect() as conn:
             return [row[0] for row in await conn.execute(stmt)]
 

@@ -155,6 +155,20 @@ async def store_extra(store, p):
     await store.apply_postings(p.source, [p], at=NOW, baseline=False)
 
 
+async def test_company_found_among_more_than_a_thousand(store):
+    """Resolution and autocomplete read every stored company, not the first thousand in
+    key order: with many boards, "Zillow" (last in that order) is still found."""
+    names = [f"Studio {n:04d}" for n in range(1_200)] + ["Zillow"]
+    batch = [posting("board", str(n), name, "ML Engineer", None) for n, name in enumerate(names)]
+    await store.apply_postings("board", batch, at=NOW, baseline=False)
+    reply = await run(store, "/ailistings zillow")
+    assert reply.severity != "error", reply.text
+    assert "Zillow" in reply.title and len(reply.items) == 1
+    assert await complete_company(store, "zill") == ["Zillow"]
+    reply = await run(store, "/ailistings studio 1199")
+    assert "Studio 1199" in reply.title and len(reply.items) == 1
+
+
 # -- validation and permission ---------------------------------------------------------
 
 
