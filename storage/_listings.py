@@ -23,6 +23,9 @@ __all__ = ["ListingQueries", "SalaryStats"]
 
 # Query terms beyond this are ignored: each one is a LIKE over three columns.
 _MAX_QUERY_TERMS = 8
+# listing_page reads a query's page among the ids it counted up to this many (bound
+# parameters of an IN list); past it, the rank index finds the page.
+_FEW_MATCHES = 1000
 
 
 class SalaryStats(NamedTuple):
@@ -208,12 +211,39 @@ class ListingQueries(StoreBase):
         count_limit: int | None = None,
     ) -> tuple[int, list[StoredPosting]]:
         """:meth:`count_listings` (up to ``count_limit``) and :meth:`listings` in one
-        read transaction: one snapshot, and half the round trips of calling both."""
+        read transaction, with half the round trips of calling both.
+
+        With query words, the matches are found once, as ids up to ``count_limit``, in
+        the order the database finds cheapest. When fewer match, the page is read among
+        them; otherwise (a common word) through the rank index, as :meth:`listings`
+        does. A rare word used to be read twice, once by each query: 4.5 s at 200,000
+        postings on PostgreSQL, where the rank index walk forced for the page read every
+        description in index order (issue 8)."""
+        where = where or ListingFilter()
+        words = (where.query or "").split()
+        if not words or count_limit is None or count_limit > _FEW_MATCHES:
+            async with self._reader.connect() as conn:
+                filters = await self._filters(conn, where)
+                total = int(await conn.scalar(_count(filters, count_limit)) or 0)
+                rows = await conn.execute(_page(filters, limit, offset))
+                return total, [_stored(row) for row in rows]
         async with self._reader.connect() as conn:
-            filters = await self._filters(conn, where or ListingFilter())
-            total = int(await conn.scalar(_count(filters, count_limit)) or 0)
-            rows = await conn.execute(_page(filters, limit, offset))
-            return total, [_stored(row) for row in rows]
+            filters = _listing_filters(
+                where, dialect=self.dialect, by_source=await _names_a_source(conn, where.company)
+            )
+            found = select(postings.c.id).where(*filters).limit(max(0, count_limit))
+            ids = list(await conn.scalars(found))
+            if len(ids) >= count_limit:  # counting stopped at the limit: a common word
+                await _scan_in_rank_order(conn, where.query)
+                rows = await conn.execute(_page(filters, limit, offset))
+            elif offset >= len(ids) or limit <= 0:
+                return len(ids), []
+            else:
+                # Each statement sees the rows as they are now (PostgreSQL's read
+                # committed): the filters again, on these few rows, keep a posting
+                # closed in between out of the page.
+                rows = await conn.execute(_page([*filters, postings.c.id.in_(ids)], limit, offset))
+            return len(ids), [_stored(row) for row in rows]
 
     async def posting(self, posting_id: int) -> StoredPosting | None:
         """One stored posting by id."""

@@ -36,9 +36,21 @@ BOARD = [
 
 
 async def ids(store, **kw) -> list[str]:
-    found = [p.posting.external_id for p in await store.listings(ListingFilter(**kw))]
-    assert await store.count_listings(ListingFilter(**kw)) == len(found)
-    assert await store.count_listings(ListingFilter(**kw), limit=1) == min(1, len(found))
+    where = ListingFilter(**kw)
+    found = [p.posting.external_id for p in await store.listings(where)]
+    assert await store.count_listings(where) == len(found)
+    assert await store.count_listings(where, limit=1) == min(1, len(found))
+    # listing_page gives the same count and pages whether its count stops short of the
+    # matches (the page then comes through the rank index) or passes them (the page
+    # comes from the ids it counted), and on either side of _FEW_MATCHES (1,000).
+    for count_limit in (1, 2, len(found), len(found) + 1, 1000, 1001):
+        for limit, offset in ((2, 0), (2, 1), (50, 0), (1, len(found)), (0, 0)):
+            total, page = await store.listing_page(
+                where, limit=limit, offset=offset, count_limit=count_limit
+            )
+            assert total == min(count_limit, len(found)), (count_limit, limit, offset)
+            got = [p.posting.external_id for p in page]
+            assert got == found[offset : offset + limit], (count_limit, limit, offset)
     return sorted(found)
 
 
