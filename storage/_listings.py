@@ -132,8 +132,9 @@ async def _scan_in_rank_order(conn: AsyncConnection, query: str | None) -> None:
     The planner cannot estimate how many descriptions contain a word (the column is too
     wide for statistics) and guesses a handful, so it plans a parallel scan of the whole
     table and a sort: 2 s for "pytorch" at 200,000 postings, where walking the rank
-    index finds the page in 0.3 ms and the capped count's matches in a few ms (common
-    words are what people type). For the rest of this transaction only."""
+    index finds the page in 0.3 ms (common words are what people type; a rare one is
+    counted first by :meth:`ListingQueries.listing_page`, which then skips this walk).
+    For the rest of this transaction only."""
     if conn.dialect.name != "postgresql" or not (query or "").split():
         return
     # SET LOCAL, three of them in one round trip
@@ -149,6 +150,14 @@ _RANK_ORDER = (
     postings.c.first_seen.desc(),
     postings.c.id.desc(),
 )
+
+
+def _padded(ids: list[int]) -> list[int]:
+    """``ids`` repeated up to the next power of two: an IN list of any length is a
+    statement of its own (a prepared statement on asyncpg, an entry of SQLite's small
+    statement cache), so the lengths are kept to a few."""
+    size = 1 << max(0, len(ids) - 1).bit_length()
+    return ids + ids[-1:] * (size - len(ids))
 
 
 def _page(filters: list[ColumnElement[bool]], limit: int, offset: int) -> Select[Any]:
@@ -170,12 +179,15 @@ def _count(filters: list[ColumnElement[bool]], limit: int | None) -> Select[Any]
 
 class ListingQueries(StoreBase):
     async def _filters(
-        self, conn: AsyncConnection, where: ListingFilter
+        self, conn: AsyncConnection, where: ListingFilter, *, rank_order: bool = True
     ) -> list[ColumnElement[bool]]:
+        """The conditions of ``where``; with ``rank_order``, query words are read
+        through the rank index for the rest of the transaction (_scan_in_rank_order)."""
         filters = _listing_filters(
             where, dialect=self.dialect, by_source=await _names_a_source(conn, where.company)
         )
-        await _scan_in_rank_order(conn, where.query)
+        if rank_order:
+            await _scan_in_rank_order(conn, where.query)
         return filters
 
     async def listings(
@@ -228,9 +240,7 @@ class ListingQueries(StoreBase):
                 rows = await conn.execute(_page(filters, limit, offset))
                 return total, [_stored(row) for row in rows]
         async with self._reader.connect() as conn:
-            filters = _listing_filters(
-                where, dialect=self.dialect, by_source=await _names_a_source(conn, where.company)
-            )
+            filters = await self._filters(conn, where, rank_order=False)
             found = select(postings.c.id).where(*filters).limit(max(0, count_limit))
             ids = list(await conn.scalars(found))
             if len(ids) >= count_limit:  # counting stopped at the limit: a common word
@@ -242,7 +252,8 @@ class ListingQueries(StoreBase):
                 # Each statement sees the rows as they are now (PostgreSQL's read
                 # committed): the filters again, on these few rows, keep a posting
                 # closed in between out of the page.
-                rows = await conn.execute(_page([*filters, postings.c.id.in_(ids)], limit, offset))
+                among = postings.c.id.in_(_padded(ids))
+                rows = await conn.execute(_page([*filters, among], limit, offset))
             return len(ids), [_stored(row) for row in rows]
 
     async def posting(self, posting_id: int) -> StoredPosting | None:

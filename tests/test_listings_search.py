@@ -16,6 +16,7 @@ from handlers import dispatch
 from handlers import listings as listings_handler
 from storage import open_store, upgrade
 from storage._engine import create_engine
+from storage._listings import _FEW_MATCHES
 from storage._migrate import MIGRATIONS_DIR
 from tests.test_storage_postings import POLL, T0, job
 
@@ -42,8 +43,8 @@ async def ids(store, **kw) -> list[str]:
     assert await store.count_listings(where, limit=1) == min(1, len(found))
     # listing_page gives the same count and pages whether its count stops short of the
     # matches (the page then comes through the rank index) or passes them (the page
-    # comes from the ids it counted), and on either side of _FEW_MATCHES (1,000).
-    for count_limit in (1, 2, len(found), len(found) + 1, 1000, 1001):
+    # comes from the ids it counted), and on either side of _FEW_MATCHES.
+    for count_limit in (1, 2, len(found), len(found) + 1, _FEW_MATCHES, _FEW_MATCHES + 1):
         for limit, offset in ((2, 0), (2, 1), (50, 0), (1, len(found)), (0, 0)):
             total, page = await store.listing_page(
                 where, limit=limit, offset=offset, count_limit=count_limit
