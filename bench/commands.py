@@ -167,9 +167,9 @@ async def _measure(url: str, n: int, calls: int, rounds: int, budget: float) -> 
                 shape = ",".join(sorted(args)) or "no filter"
                 by_shape.setdefault(shape, []).append((t2 - t0) * 1000)
         rare_ms = []
+        rare = {"query": RARE_WORD}
         for _ in range(3):
             t0 = time.perf_counter()
-            rare = {"query": RARE_WORD}
             reply = await dispatch(store, "ailistings", rare, ctx, settings=settings)
             rare_ms.append((time.perf_counter() - t0) * 1000)
             if reply.items:

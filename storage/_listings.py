@@ -232,14 +232,13 @@ class ListingQueries(StoreBase):
         postings on PostgreSQL, where the rank index walk forced for the page read every
         description in index order (issue 8)."""
         where = where or ListingFilter()
-        words = (where.query or "").split()
-        if not words or count_limit is None or count_limit > _FEW_MATCHES:
-            async with self._reader.connect() as conn:
+        async with self._reader.connect() as conn:
+            words = (where.query or "").split()
+            if not words or count_limit is None or count_limit > _FEW_MATCHES:
                 filters = await self._filters(conn, where)
                 total = int(await conn.scalar(_count(filters, count_limit)) or 0)
                 rows = await conn.execute(_page(filters, limit, offset))
                 return total, [_stored(row) for row in rows]
-        async with self._reader.connect() as conn:
             filters = await self._filters(conn, where, rank_order=False)
             found = select(postings.c.id).where(*filters).limit(max(0, count_limit))
             ids = list(await conn.scalars(found))
