@@ -48,22 +48,18 @@ async def resolve_companies(
     if not key:
         raise CommandError(f"“{shorten(text)}” is not a company name.")
     # Every company: a loose match needs them all, and a cap in key order (there was one
-    # at 1,000) hides the companies that sort last. Two index probes each (storage's
-    # companies()): ~3 ms for 300 companies on PostgreSQL, growing with their number.
-    known: Sequence[str] = await store.companies(prefix="", limit=None)
-    by_key: dict[str, list[str]] = {}
-    for name in known:
-        by_key.setdefault(company_key(name), []).append(name)
-    if key in by_key:
-        return tuple(by_key[key])
-    for test in (lambda k: k.startswith(key), lambda k: key in k):
-        hits = [k for k in by_key if test(k)]
-        if len(hits) == 1:
-            return tuple(by_key[hits[0]])
-        if len(hits) > 1:
-            names = sorted(by_key[k][0] for k in hits)
-            shown = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
-            raise CommandError(f"“{shorten(text)}” matches several companies: {shown}. Which one?")
+    # at 1,000) hides the companies that sort last. The list is kept a while
+    # (Store.company_names); a name it lacks may be newer than it, so that is asked of
+    # the database before saying no.
+    known = await store.company_names()
+    by_key = _by_key(known)
+    found = _match(text, key, by_key)
+    if found is None:
+        known = await store.company_names(fresh=True)
+        by_key = _by_key(known)
+        found = _match(text, key, by_key)
+    if found is not None:
+        return found
     if not known and not strict:
         return (wanted.strip().lower(),)
     close = difflib.get_close_matches(key, list(by_key), n=3, cutoff=0.7)
@@ -77,6 +73,29 @@ async def resolve_companies(
     raise CommandError(f"No company called “{shorten(text)}” in the listings.{hint}")
 
 
+def _by_key(known: Sequence[str]) -> dict[str, list[str]]:
+    by_key: dict[str, list[str]] = {}
+    for name in known:
+        by_key.setdefault(company_key(name), []).append(name)
+    return by_key
+
+
+def _match(text: str, key: str, by_key: Mapping[str, list[str]]) -> tuple[str, ...] | None:
+    """The names of the company ``key`` means (exact, else a unique prefix, else a unique
+    substring), ``None`` when none is like it; CommandError when several are."""
+    if key in by_key:
+        return tuple(by_key[key])
+    for test in (lambda k: k.startswith(key), lambda k: key in k):
+        hits = [k for k in by_key if test(k)]
+        if len(hits) == 1:
+            return tuple(by_key[hits[0]])
+        if len(hits) > 1:
+            names = sorted(by_key[k][0] for k in hits)
+            shown = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
+            raise CommandError(f"“{shorten(text)}” matches several companies: {shown}. Which one?")
+    return None
+
+
 async def complete_company(
     store: Store, prefix: str, *, aliases: Mapping[str, str] | None = None, limit: int = 25
 ) -> list[str]:
@@ -87,7 +106,7 @@ async def complete_company(
     key = company_key(prefix)
     if prefix.strip() and not key:
         return []  # only punctuation: nothing is "like" it
-    known: Sequence[str] = await store.companies(prefix="", limit=None)
+    known = await store.company_names()  # kept a while: see Store.company_names
     starts: list[str] = []
     contains: list[str] = []
     seen: set[str] = set()

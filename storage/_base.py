@@ -7,6 +7,7 @@ subscriptions, outbox); each reaches the database through the attributes defined
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -163,6 +164,11 @@ class StoreBase:
     _engine: AsyncEngine
     _reader: AsyncEngine
     dialect: Literal["sqlite", "postgresql"]
+    # The company list as ListingQueries.company_names last read it: (epoch, when, names).
+    # The epoch moves once a write transaction that rewrote source_companies has ended.
+    _company_names: tuple[int, float, tuple[str, ...]] | None = None
+    _company_epoch = 0
+    _company_rewrites = 0  # source_companies rewritten (PostingQueries._refresh_companies)
 
     def __init__(self, engine: AsyncEngine) -> None:
         name = engine.dialect.name
@@ -183,6 +189,18 @@ class StoreBase:
         ).sql
         self._outbox_time = column_binder(outbox.c.created_at, dialect)
         self._outbox_json = column_binder(outbox.c.payload, dialect)
+
+    @contextmanager
+    def _rewriting_companies(self) -> Iterator[None]:
+        """Around a write transaction that may rewrite source_companies: when it did,
+        the epoch of the company list moves once the transaction has ended, so neither
+        the list read before it nor one read during it is used again."""
+        before = self._company_rewrites
+        try:
+            yield
+        finally:
+            if self._company_rewrites != before:
+                self._company_epoch += 1
 
     def _insert(self, table: Table) -> Any:
         """``INSERT`` with this dialect's ``on_conflict_do_nothing/do_update``."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -19,13 +20,16 @@ from storage._base import StoreBase, chunks
 from storage._postings import _stored, company_key
 from storage.schema import clean_text, postings, source_companies
 
-__all__ = ["ListingQueries", "SalaryStats"]
+__all__ = ["COMPANY_NAMES_TTL", "ListingQueries", "SalaryStats"]
 
 # Query terms beyond this are ignored: each one is a LIKE over three columns.
 _MAX_QUERY_TERMS = 8
 # listing_page reads a query's page among the ids it counted up to this many (bound
 # parameters of an IN list); past it, the rank index finds the page.
 _FEW_MATCHES = 1000
+# How long company_names keeps the list read last (what another instance writes shows
+# after this at most; this instance's own writes show at once).
+COMPANY_NAMES_TTL = 30.0
 
 
 class SalaryStats(NamedTuple):
@@ -332,6 +336,29 @@ class ListingQueries(StoreBase):
             stmt = stmt.limit(max(0, int(limit)))
         async with self._reader.connect() as conn:
             return [row[0] for row in await conn.execute(stmt)]
+
+    async def company_names(self, *, fresh: bool = False) -> tuple[str, ...]:
+        """Every company with open postings (the greatest spelling of each key), in key
+        order, for company resolution and autocomplete: :meth:`companies` with no prefix
+        and no limit, read again only after this store's own writes changed it, after
+        :data:`COMPANY_NAMES_TTL` seconds, or when ``fresh`` (a name not found).
+
+        Each keystroke of autocomplete and each ``/ailistings netflix`` read the whole
+        list: two index probes a company, ~55 ms for 3,000 companies on PostgreSQL
+        (~20 on SQLite), ~200 ms for 10,000."""
+        epoch, now = self._company_epoch, time.monotonic()
+        cached = self._company_names
+        if (
+            not fresh
+            and cached is not None
+            and cached[0] == epoch
+            and now - cached[1] < COMPANY_NAMES_TTL
+        ):
+            return cached[2]
+        names = tuple(await self.companies(prefix="", limit=None))
+        if self._company_epoch == epoch:  # else a write ended meanwhile: read again next time
+            self._company_names = (epoch, now, names)
+        return names
 
 
 @functools.cache

@@ -257,27 +257,28 @@ class PostingQueries(StoreBase):
         one poll closer to closing. ``route`` turns the events into outbox entries in
         the same transaction. With ``baseline`` nothing is reported.
         """
-        async with self._engine.begin() as conn:
-            events = await self._apply(
-                conn,
-                source,
-                fresh,
-                unchanged=unchanged,
-                listing_hashes=listing_hashes or {},
-                at=at,
-            )
-            # Any first successful apply ends the silent baseline, also a --backfill one.
-            await self._mark_baseline_done(conn, source)
-            if baseline:
-                # what this poll stored was there before Marquee looked: not "new" in a
-                # digest (the rows first seen now are exactly the ones it inserted)
-                await conn.execute(
-                    update(postings)
-                    .where(postings.c.source == source, postings.c.first_seen == at)
-                    .values(baseline=True)
+        with self._rewriting_companies():
+            async with self._engine.begin() as conn:
+                events = await self._apply(
+                    conn,
+                    source,
+                    fresh,
+                    unchanged=unchanged,
+                    listing_hashes=listing_hashes or {},
+                    at=at,
                 )
-                return []
-            await self._route_in(conn, events, route, at=at)
+                # Any first successful apply ends the silent baseline, also a --backfill one.
+                await self._mark_baseline_done(conn, source)
+                if baseline:
+                    # what this poll stored was there before Marquee looked: not "new" in
+                    # a digest (the rows first seen now are exactly the ones it inserted)
+                    await conn.execute(
+                        update(postings)
+                        .where(postings.c.source == source, postings.c.first_seen == at)
+                        .values(baseline=True)
+                    )
+                    return []
+                await self._route_in(conn, events, route, at=at)
         return events
 
     async def _mark_baseline_done(self, conn: AsyncConnection, source: str) -> None:
@@ -419,6 +420,7 @@ class PostingQueries(StoreBase):
         return closing
 
     async def _refresh_companies(self, conn: AsyncConnection, source: str) -> None:
+        self._company_rewrites += 1  # inside _rewriting_companies
         await conn.execute(delete(source_companies).where(source_companies.c.source == source))
         await conn.execute(
             source_companies.insert().from_select(

@@ -7,6 +7,7 @@ from datetime import timedelta
 import hypothesis
 import pytest
 from hypothesis import strategies as st
+from sqlalchemy import event
 
 from bot.render.discord import encode_custom_id
 from handlers import COMMANDS, Reply, complete_company, dispatch, dispatch_text
@@ -167,6 +168,46 @@ async def test_company_found_among_more_than_a_thousand(store):
     assert await complete_company(store, "zill") == ["Zillow"]
     reply = await run(store, "/ailistings studio 1199")
     assert "Studio 1199" in reply.title and len(reply.items) == 1
+
+
+async def test_the_company_list_is_read_again_only_after_a_write(store):
+    """Autocomplete and resolution keep the company list (each read is two index probes a
+    company): typing reads it once, and this store's own write shows at once."""
+    await store.apply_postings(
+        "board", [posting("board", "1", "Netflix", "ML", None)], at=NOW, baseline=False
+    )
+    reads: list[str] = []
+
+    def record(conn, cursor, statement, params, context, executemany):
+        if "source_companies" in statement and statement.lstrip().upper().startswith("WITH"):
+            reads.append(statement)
+
+    engine = store._engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for typed in ("", "n", "ne", "net", "netf"):
+            assert await complete_company(store, typed) == ["Netflix"]
+        reply = await run(store, "/ailistings netflix")
+        assert "Netflix" in reply.title
+        assert len(reads) == 1
+        await store_extra(store, posting("board2", "1", "Netlify", "ML", None))
+        assert await complete_company(store, "net") == ["Netflix", "Netlify"]
+        assert len(reads) == 2
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def test_a_company_another_instance_stored_is_found_at_once(db_url):
+    """Two instances on one database: a name missing from the kept list is looked up
+    afresh before the command says there is no such company."""
+    async with open_store(db_url) as mine, open_store(db_url) as theirs:
+        await store_extra(mine, posting("board", "1", "Netflix", "ML Engineer", None))
+        assert await complete_company(mine, "") == ["Netflix"]  # kept
+        await store_extra(theirs, posting("zboard", "1", "Zillow", "ML Engineer", None))
+        reply = await run(mine, "/ailistings zillow")
+        assert reply.severity != "error", reply.text
+        assert "Zillow" in reply.title and len(reply.items) == 1
+        assert await complete_company(mine, "zill") == ["Zillow"]  # the fresh list is kept
 
 
 # -- validation and permission ---------------------------------------------------------

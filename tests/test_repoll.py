@@ -97,6 +97,16 @@ async def test_a_not_modified_poll_closes_what_was_missing_and_records_the_succe
     assert (await store.source_state("netflix")).last_success == later
 
 
+async def test_a_company_a_not_modified_poll_closes_leaves_the_kept_company_list(store):
+    fresh = [job("1"), job("2", company="Netflix Games")]
+    await store.apply_postings("netflix", fresh, at=T0, baseline=True)
+    await store.apply_postings("netflix", fresh[:1], at=T0 + POLL, baseline=False)
+    assert await store.company_names() == ("Netflix", "Netflix Games")  # now kept
+    again = await store.poll_not_modified("netflix", at=T0 + 2 * POLL, validators={}, item_count=1)
+    assert kinds(again) == [("closed", "2")]
+    assert await store.company_names() == ("Netflix",)
+
+
 async def test_a_not_modified_poll_is_one_transaction(store):
     await _missing_once(store)
     before = await store.source_state("netflix")
