@@ -355,6 +355,17 @@ async def run(
             stack.push_async_callback(digests.shutdown)
         scheduler.start()
         tasks = []
+        discord_sender = senders.get("discord")
+        if discord_sender is not None:
+            # Processes delivering with one bot token split its global limit. Entered
+            # after the platforms, so given up (on the stack's way out) once what is
+            # being delivered has gone.
+            from bot.platforms.discord import DiscordPlatform
+            from bot.rate_share import RateShare
+
+            if isinstance(discord_sender, DiscordPlatform):
+                share = RateShare(app.store, discord_sender, owner=instance)
+                await stack.enter_async_context(share)
         if parts.deliver and senders:
             tasks.append(asyncio.create_task(delivery.run_forever(stop), name="delivery"))
         if poller is not None:
@@ -446,6 +457,10 @@ async def health_report(
         platforms[name] = {"ok": bool(ready)}
         if not ready:
             report["ok"] = False
+        pace = getattr(platform, "global_pace", None)
+        if pace is not None:  # Discord: its share of the bot's global limit (bot/rate_share.py)
+            platforms[name]["senders"] = platform.senders  # type: ignore[attr-defined]
+            platforms[name]["global_rate"] = round(pace, 2)
     report["platforms"] = platforms
     return report
 

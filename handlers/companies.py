@@ -49,15 +49,15 @@ async def resolve_companies(
         raise CommandError(f"“{shorten(text)}” is not a company name.")
     # Every company: a loose match needs them all, and a cap in key order (there was one
     # at 1,000) hides the companies that sort last. The list is kept a while
-    # (Store.company_names); a name it lacks may be newer than it, so that is asked of
-    # the database before saying no.
+    # (Store.company_names): an exact name is taken from it, but a loose match or none
+    # is made on the list as it is now, since a company stored since (by another
+    # instance) may match better ("netflix" is Netflix, not Netflix Games).
     known = await store.company_names()
     by_key = _by_key(known)
-    found = _match(text, key, by_key)
-    if found is None:
+    if key not in by_key:
         known = await store.company_names(fresh=True)
         by_key = _by_key(known)
-        found = _match(text, key, by_key)
+    found = _match(text, key, by_key)
     if found is not None:
         return found
     if not known and not strict:

@@ -48,6 +48,7 @@ __all__ = [
     "metadata",
     "outbox",
     "postings",
+    "rate_shares",
     "slack_installations",
     "slack_oauth_states",
     "source_companies",
@@ -440,4 +441,16 @@ slack_oauth_states = Table(
     metadata,
     Column("state", CleanString(), primary_key=True),
     Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+# The processes sending with one Discord bot token (issue 9): each paces itself to an
+# equal share of Discord's global limit (bot/rate_share.py). ``bucket`` is a hash of the
+# token (bot.platforms.discord.rate_key), ``owner`` the instance; a row that is not
+# renewed before ``until`` no longer counts.
+rate_shares = Table(
+    "rate_shares",
+    metadata,
+    Column("bucket", CleanString(), primary_key=True),
+    Column("owner", CleanString(), primary_key=True),
+    Column("until", UTCDateTime(), nullable=False),
 )

@@ -201,13 +201,19 @@ async def test_a_company_another_instance_stored_is_found_at_once(db_url):
     """Two instances on one database: a name missing from the kept list is looked up
     afresh before the command says there is no such company."""
     async with open_store(db_url) as mine, open_store(db_url) as theirs:
-        await store_extra(mine, posting("board", "1", "Netflix", "ML Engineer", None))
-        assert await complete_company(mine, "") == ["Netflix"]  # kept
+        await store_extra(mine, posting("board", "1", "Netflix Games", "ML Engineer", None))
+        assert await complete_company(mine, "") == ["Netflix Games"]  # kept
         await store_extra(theirs, posting("zboard", "1", "Zillow", "ML Engineer", None))
         reply = await run(mine, "/ailistings zillow")
         assert reply.severity != "error", reply.text
         assert "Zillow" in reply.title and len(reply.items) == 1
         assert await complete_company(mine, "zill") == ["Zillow"]  # the fresh list is kept
+        # a loose match is made on the list as it is now: "netflix" is Netflix itself,
+        # stored since, not the Netflix Games of the kept list
+        await store_extra(theirs, posting("nboard", "1", "Netflix", "Data Engineer", None))
+        reply = await run(mine, "/ailistings netflix")
+        assert reply.severity != "error", reply.text
+        assert [item.title for item in reply.items] == ["Data Engineer"], reply.title
 
 
 # -- validation and permission ---------------------------------------------------------

@@ -17,6 +17,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -30,11 +31,16 @@ from bot.errors import StorageError
 from bot.health import Metrics
 from bot.models import Subscription
 from bot.platforms.console import ConsolePlatform
+from bot.platforms.discord import rate_key
 from bot.poller import Poller, PollerSettings
+from bot.rate_share import RateShare
+from storage import open_store
 from storage._engine import BUSY_TIMEOUT_MS, create_engine
 from tests.conftest import PG_DSN
 from tests.fakes.boards_greenhouse import FakeGreenhouse, job, pay_range
+from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.http import FakeHTTPServer
+from tests.test_discord_pacing import platform_for
 from tests.test_fault_storms import alert, slack_platform
 
 NEW_TITLE = "Machine Learning Engineer, Dubbing"
@@ -318,3 +324,33 @@ async def _terminate(database: str) -> int:
         )
     finally:
         await admin.close()
+
+
+@pytest.mark.postgres
+async def test_a_discord_rate_share_that_cannot_be_renewed_slows_to_a_trickle(pg_url, caplog):
+    """While its share cannot be renewed, the other senders stop counting this process
+    and take all of the bot's global limit between them: once the share has run out it
+    sends at most one request a second, and goes back to its share when the database
+    is back (bot/rate_share.py)."""
+    caplog.set_level(logging.WARNING)
+    url = make_url(pg_url)
+    proxy = _Proxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    async with FakeDiscord() as fake, open_store(proxied) as store:
+        bucket, now = rate_key(fake.token), datetime.now(UTC)
+        await store.share_rate(bucket, owner="other", now=now, until=now + timedelta(hours=1))
+        async with platform_for(fake, global_rate=48, gateway=False) as platform:
+            try:
+                share = RateShare(store, platform, owner="me", interval=0.05, ttl=0.5)
+                async with share:
+                    assert platform.global_pace == 24
+                    await proxy.cut()
+                    await _until(lambda: platform.global_pace <= 1, 10, "the trickle")
+                    await proxy.start()  # back, on the same address
+                    await _until(lambda: platform.global_pace == 24, 10, "the share again")
+            finally:
+                platform.share_global_rate(1)  # the process's bucket, for the next test
+            await proxy.cut()
+    assert "Discord rate share not renewed (sending at most 1.0/s)" in caplog.text
+    assert "Traceback" not in caplog.text

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,7 +24,8 @@ from bot.delivery import Delivery
 from bot.errors import ConfigError
 from bot.models import OutboxEntry
 from bot.platforms._pacing import TokenBucket
-from bot.platforms.discord import DiscordPlatform, DiscordSettings, _global_bucket
+from bot.platforms.discord import DiscordPlatform, DiscordSettings, _global_bucket, rate_key
+from bot.rate_share import RateShare
 from handlers import reply_to_json
 from handlers.reply import Reply
 from handlers.spec import CommandSpec
@@ -189,6 +190,33 @@ async def test_without_the_pace_the_same_local_discord_refuses_a_burst():
                 return_exceptions=True,  # discord.py gives up after five 429s in a row
             )
         assert fake.rejected_global > 0
+
+
+async def test_a_process_sharing_the_bot_paces_itself_to_its_share(store):
+    """Another process delivers with the same bot token (its share is live in the
+    database): this one sends at half the configured pace, and the two of them keep the
+    global limit. Here the local Discord allows 10 a second, and the configured 19 would
+    break it alone."""
+    async with FakeDiscord(channels=CHANNELS, global_limit=10, channel_limit=(5, 1.0)) as fake:
+        bucket, now = rate_key(fake.token), datetime.now(UTC)
+        later = now + timedelta(minutes=5)
+        await store.share_rate(bucket, owner="other-host:1:aa", now=now, until=later)
+        entries = [alert(cid, n) for n in range(3) for cid in CHANNELS]
+        await store.enqueue(entries, at=datetime.now(UTC))
+        async with platform_for(fake, global_rate=19, global_burst=2, gateway=False) as p:
+            try:
+                async with RateShare(store, p, owner="this-host:2:bb") as share:
+                    assert share.senders == 2 and p.senders == 2 and p.global_pace == 9.5
+                    sent = await Delivery(store, {"discord": p}).run_once()
+                    await store.leave_rate_share(bucket, owner="other-host:1:aa")  # it stopped
+                    assert await share.renew() == 1 and p.global_pace == 19
+                    assert await store.share_rate(bucket, owner="x", now=now, until=later) == 2
+                # given up on the way out: only "x" is left
+                assert await store.share_rate(bucket, owner="x", now=now, until=later) == 1
+            finally:
+                p.share_global_rate(1)  # the process's bucket, for the next test
+        assert sent == len(entries)
+        assert fake.rejected_global == 0, "a global 429: the share was not kept"
 
 
 async def test_interaction_answers_take_no_slot_of_the_global_limit():

@@ -15,6 +15,7 @@ lease so takeovers happen within the test:
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -234,6 +235,14 @@ async def test_three_instances_share_polls_deliveries_and_digests(pg_url, tmp_pa
                 lambda: len(alerts()) == 3, within=20, what="three alerts, one per new role"
             )
             assert {b: polls(b) for b in BOARDS} == dict.fromkeys(BOARDS, 2)
+
+            # -- the three share the bot's global limit (bot/rate_share.py) --------------
+            async def shares() -> bool:
+                pages = [json.loads((await i.get("/healthz"))[1]) for i in instances]
+                discord = [page["platforms"]["discord"] for page in pages]
+                return all(d["senders"] == 3 and d["global_rate"] == 16.0 for d in discord)
+
+            await eventually(shares, within=15, what="each instance at a third of 48/s")
 
             # -- kill the instance polling acme while its board hangs -------------------
             boards_path = boards["acme"].path

@@ -64,3 +64,37 @@ async def test_renewals_racing_a_takeover_leave_one_holder(db_url):
     # Either b took it (and a's renewal failed) or a renewed first and b was refused.
     assert results in ([True, False], [False, True])
     assert held.owner == ("b" if results[0] else "a")
+
+
+# -- shares of a Discord bot's global limit (bot/rate_share.py) --------------------------
+
+SHARE = timedelta(seconds=30)
+
+
+async def test_rate_shares_count_the_live_senders_of_one_bucket(store):
+    assert await store.share_rate("bot1", owner="a", now=T0, until=T0 + SHARE) == 1
+    assert await store.share_rate("bot1", owner="b", now=T0, until=T0 + SHARE) == 2
+    assert await store.share_rate("bot2", owner="a", now=T0, until=T0 + SHARE) == 1  # another bot
+    # a renewal is one share, not two
+    at = T0 + timedelta(seconds=10)
+    assert await store.share_rate("bot1", owner="a", now=at, until=at + SHARE) == 2
+    # b stopped renewing: once its share ran out it no longer counts, nor is it kept
+    at = T0 + SHARE + timedelta(seconds=1)
+    assert await store.share_rate("bot1", owner="a", now=at, until=at + SHARE) == 1
+    assert await store.share_rate("bot1", owner="b", now=at, until=at + SHARE) == 2
+    await store.leave_rate_share("bot1", owner="b")
+    assert await store.share_rate("bot1", owner="a", now=at, until=at + SHARE) == 1
+    await store.leave_rate_share("bot1", owner="nobody")  # nothing to give up: no error
+
+
+async def test_senders_renewing_at_once_count_each_other(db_url):
+    """Processes starting together (each its own connection) take turns: the last to
+    renew counts all three, none counts only itself."""
+    async with open_store(db_url) as a, open_store(db_url) as b, open_store(db_url) as c:
+        counts = await asyncio.gather(
+            *(
+                s.share_rate("bot", owner=n, now=T0, until=T0 + SHARE)
+                for s, n in ((a, "a"), (b, "b"), (c, "c"))
+            )
+        )
+        assert sorted(counts) == [1, 2, 3]

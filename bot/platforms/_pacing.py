@@ -35,6 +35,18 @@ class TokenBucket:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        #: when the next request would be on schedule ("theoretical arrival time")
+        self._tat = float("-inf")
+        #: slots handed out so far
+        self.taken = 0
+        self.pace(rate, burst)
+
+    def pace(self, rate: float, burst: int = 1) -> None:
+        """Go on at ``rate`` a second with ``burst`` at once (a share of a limit that
+        changed): the slots reserved so far keep their times, the next ones follow at
+        the new interval."""
         if not rate > 0:
             raise ValueError(f"rate must be more than 0, got {rate!r}")
         if burst < 1:
@@ -43,12 +55,6 @@ class TokenBucket:
         self.burst = int(burst)
         self._interval = 1.0 / self.rate
         self._tolerance = (self.burst - 1) * self._interval
-        self._clock = clock
-        self._sleep = sleep
-        #: when the next request would be on schedule ("theoretical arrival time")
-        self._tat = float("-inf")
-        #: slots handed out so far
-        self.taken = 0
 
     def reserve(self) -> float:
         """Take the next slot; returns the seconds to wait before using it (0: now)."""

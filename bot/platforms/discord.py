@@ -224,23 +224,29 @@ def _point_discord_py(settings: DiscordSettings) -> Callable[[], None]:
 
 # -- the global rate limit --------------------------------------------------------------
 
-#: One bucket per bot token in the process (Discord counts the global limit per bot).
-_GLOBAL_BUCKETS: dict[str, TokenBucket] = {}
+#: One bucket per bot token in the process (Discord counts the global limit per bot),
+#: with the pace it was configured at (a share may have slowed it since: see
+#: DiscordPlatform.share_global_rate).
+_GLOBAL_BUCKETS: dict[str, tuple[tuple[float, int], TokenBucket]] = {}
 #: Interaction responses and follow-ups (``/webhooks/{application_id}/{token}``) are not
 #: bound to the global limit: https://discord.com/developers/docs/topics/rate-limits#global-rate-limit
 _EXEMPT = ("interactions/", "webhooks/")
 
 
+def rate_key(token: str) -> str:
+    """What names a bot's global limit where processes share it (the database's
+    ``rate_shares``): a hash, never the token."""
+    return hashlib.sha256(b"marquee discord global rate\0" + token.encode()).hexdigest()[:32]
+
+
 def _global_bucket(settings: DiscordSettings) -> TokenBucket:
-    """The process's bucket for this bot (a new one if the pace was changed)."""
-    key = hashlib.sha256(settings.token.encode()).hexdigest()
-    bucket = _GLOBAL_BUCKETS.get(key)
-    if bucket is None or (bucket.rate, bucket.burst) != (
-        settings.global_rate,
-        settings.global_burst,
-    ):
-        bucket = _GLOBAL_BUCKETS[key] = TokenBucket(settings.global_rate, settings.global_burst)
-    return bucket
+    """The process's bucket for this bot (a new one if the configured pace changed)."""
+    key = rate_key(settings.token)
+    pace = (settings.global_rate, settings.global_burst)
+    kept = _GLOBAL_BUCKETS.get(key)
+    if kept is None or kept[0] != pace:
+        kept = _GLOBAL_BUCKETS[key] = (pace, TokenBucket(*pace))
+    return kept[1]
 
 
 def _pacing(bucket: TokenBucket, api_base: str) -> aiohttp.TraceConfig:
@@ -467,6 +473,8 @@ class DiscordPlatform:
         self._restore: Callable[[], None] | None = None
         self._logged_in = False
         self._payload = command_payloads(self._commands)  # fails early on a bad declaration
+        #: processes sending with this token, this one included (share_global_rate)
+        self.senders = 1
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -476,6 +484,20 @@ class DiscordPlatform:
         if self._client is None:
             raise RuntimeError("DiscordPlatform is not started")
         return self._client
+
+    def share_global_rate(self, senders: int) -> None:
+        """Pace this process's requests to an equal share of ``global_rate`` (and of
+        ``global_burst``, at least 1 at once): ``senders`` processes, this one
+        included, send with this bot's token (bot.rate_share)."""
+        n = max(1, senders)
+        rate, burst = self.settings.global_rate, self.settings.global_burst
+        _global_bucket(self.settings).pace(rate / n, max(1, burst // n))
+        self.senders = n
+
+    @property
+    def global_pace(self) -> float:
+        """Requests a second this process sends at most (its share of the global limit)."""
+        return _global_bucket(self.settings).rate
 
     @property
     def application_id(self) -> int | None:
