@@ -210,12 +210,14 @@ class Delivery:
                         await self._follow(row)
                     else:
                         async with run.slot(split_channel(channel)[0], self.platforms):
-                            outcome = await self._deliver(row)
+                            outcome = await self._guarded(row)
                         if self._on_delivered is not None:
                             self._on_delivered(row, outcome)
                         run.sent += outcome == "sent"
                         waiting = outcome == "waits"
-                except Exception as err:  # ends the run (after the other lanes' sends)
+                except (
+                    Exception
+                ) as err:  # the database: ends the run (after the other lanes' sends)
                     run.errors.append(err)
                 finally:
                     run.held.discard(row.id)
@@ -282,6 +284,21 @@ class Delivery:
         if removed:
             log.info("outbox: deleted %d settled alerts older than %s", removed, self.keep)
         return removed
+
+    async def _guarded(self, row: OutboxRow) -> _Outcome:
+        """:meth:`_deliver`, with an error it did not expect (a bug rendering one alert,
+        an exception a platform's client let through) retried with backoff like a
+        transient one, and given up by age: before, it ended every run at that row, so
+        the row was never settled and the rest of the claimed batch waited behind it.
+        The database's errors still end the run (nothing more can be recorded)."""
+        try:
+            return await self._deliver(row)
+        except StorageError:
+            raise
+        except Exception as err:
+            log.exception("delivering alert %s to %s failed", row.id, row.entry.channel)
+            error = f"unexpected error: {type(err).__name__}: {err}"
+            return "waits" if await self._retry(row, error, None) else "settled"
 
     async def _deliver(self, row: OutboxRow) -> _Outcome:
         """Send (or edit) one row: ``sent``, ``settled`` (done without a message, or

@@ -38,11 +38,17 @@ def resolve_alias(name: str, aliases: Mapping[str, str]) -> str:
 
 
 async def resolve_companies(
-    store: Store, text: str, aliases: Mapping[str, str], *, strict: bool = True
+    store: Store,
+    text: str,
+    aliases: Mapping[str, str],
+    *,
+    strict: bool = True,
+    inside: bool = True,
 ) -> tuple[str, ...]:
     """The stored company names ``text`` means: alias, then exact key, then a unique
-    prefix or substring. Raises CommandError naming candidates when ambiguous, and when
-    nothing matches (unless ``strict`` is false and the database knows no company yet)."""
+    prefix, then (with ``inside``) a unique substring. Raises CommandError naming
+    candidates when ambiguous, and when nothing matches (unless ``strict`` is false and
+    the database knows no company yet)."""
     wanted = resolve_alias(text.strip(), aliases)
     key = company_key(wanted)
     if not key:
@@ -57,7 +63,7 @@ async def resolve_companies(
     if key not in by_key:
         known = await store.company_names(fresh=True)
         by_key = _by_key(known)
-    found = _match(text, key, by_key)
+    found = _match(text, key, by_key, inside=inside)
     if found is not None:
         return found
     if not known and not strict:
@@ -80,12 +86,18 @@ def _by_key(known: Sequence[str]) -> dict[str, list[str]]:
     return by_key
 
 
-def _match(text: str, key: str, by_key: Mapping[str, list[str]]) -> tuple[str, ...] | None:
-    """The names of the company ``key`` means (exact, else a unique prefix, else a unique
-    substring), ``None`` when none is like it; CommandError when several are."""
+def _match(
+    text: str, key: str, by_key: Mapping[str, list[str]], *, inside: bool = True
+) -> tuple[str, ...] | None:
+    """The names of the company ``key`` means (exact, else a unique prefix, else with
+    ``inside`` a unique substring), ``None`` when none is like it; CommandError when
+    several are."""
     if key in by_key:
         return tuple(by_key[key])
-    for test in (lambda k: k.startswith(key), lambda k: key in k):
+    tests = [lambda k: k.startswith(key)]
+    if inside:
+        tests.append(lambda k: key in k)
+    for test in tests:
         hits = [k for k in by_key if test(k)]
         if len(hits) == 1:
             return tuple(by_key[hits[0]])

@@ -8,14 +8,16 @@ resolved), as :class:`bot.models.Subscription` documents.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.errors import CommandError
 from bot.models import Subscription
 from handlers.alerts import format_money
-from handlers.args import format_days, parse_days, parse_time, parse_tz, shorten
+from handlers.args import fold, format_days, parse_days, parse_time, parse_tz, shorten
 from handlers.companies import resolve_companies
+from handlers.filters import phrase
 from handlers.reply import Field, Item, Reply
 from handlers.settings import HandlerSettings
 from handlers.spec import Context
@@ -137,13 +139,23 @@ async def subscribe(
 
     companies: list[str] = []
     for name in company:
-        found = await resolve_companies(store, name, settings.aliases, strict=False)
+        # No match inside a name: a subscription keeps what it was given, and a stray
+        # word ("6:30 pm" unquoted leaves "pm") must not become JPMorgan Chase.
+        found = await resolve_companies(store, name, settings.aliases, strict=False, inside=False)
         companies.extend(f.strip().lower() for f in found)
     companies = list(dict.fromkeys(companies))
 
     for word in (*keywords, *exclude):
         if len(word) > 60:
             raise CommandError(f"Keywords are at most 60 characters (“{shorten(word)}”).")
+        # Matching compares the letters a-z (accents folded away) and digits: a word with
+        # other letters would be saved as typed and then match as if they were not there
+        # ("日本語" as every posting, "Straße" as "stra e").
+        if not phrase(word) or any(c.isalnum() and not c.isascii() for c in fold(word)):
+            raise CommandError(
+                "Keywords can hold the letters a–z (accents are ignored) and digits only: "
+                f"“{shorten(word)}” would not match as written."
+            )
 
     sub = Subscription(
         id=0,
@@ -198,6 +210,10 @@ def _changed(settings: HandlerSettings, channel: str) -> None:
             log.exception("subscription listener failed for %s", channel)
 
 
+_SUBSCRIPTION_ID = re.compile(r"[0-9]{1,12}")
+_MAX_ID = 2**31 - 1
+
+
 async def unsubscribe(store: Store, ctx: Context, settings: HandlerSettings, *, id: str) -> Reply:
     """``/unsubscribe <id | all>``: remove one or every subscription of this channel."""
     text = id.strip().lower().lstrip("#")
@@ -213,13 +229,15 @@ async def unsubscribe(store: Store, ctx: Context, settings: HandlerSettings, *, 
             else "This channel had no subscriptions.",
             severity="success" if removed else "info",
         )
-    if not text.isdigit() or len(text) > 12:
+    # ASCII digits only: str.isdigit() takes "²", which int() refuses
+    if _SUBSCRIPTION_ID.fullmatch(text) is None:
         raise CommandError(
             f"`id` should be a subscription number like 3, or all (got “{shorten(id)}”). "
             "/subscriptions lists this channel's."
         )
     sub_id = int(text)
-    if not await store.remove_subscription(ctx.channel, sub_id):
+    # ids are 32-bit: a larger number names no subscription (PostgreSQL would refuse it)
+    if sub_id > _MAX_ID or not await store.remove_subscription(ctx.channel, sub_id):
         raise CommandError(
             f"This channel has no subscription #{sub_id}. /subscriptions lists this channel's."
         )

@@ -741,8 +741,9 @@ class StoryQueries(StoreBase):
         if not include_baseline:
             stmt = stmt.where(stories.c.baseline == false())
         if query:
-            needle = f"%{query.strip().lower()}%"
-            stmt = stmt.where(func.lower(stories.c.title).like(needle))
+            # the text as typed: LIKE's wildcards escaped, so "%" means "%" (as listings do)
+            word = query.strip().lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
+            stmt = stmt.where(func.lower(stories.c.title).like(f"%{word}%", escape="/"))
         if topic is None and min_score > 0:
             stmt = stmt.where(stories.c.score >= min_score)
         # Topic scores live in JSON; filtering them in Python keeps one query for both

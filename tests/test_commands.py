@@ -229,6 +229,11 @@ async def test_a_company_another_instance_stored_is_found_at_once(db_url):
         ("strikenews", {"days": "a week"}, "`days` should be a whole number"),
         ("unsubscribe", {}, "needs `id`"),
         ("unsubscribe", {"id": "three"}, "subscription number like 3, or all"),
+        ("unsubscribe", {"id": "²"}, "subscription number like 3, or all"),  # isdigit, not int
+        ("subscribe", {"keywords": "日本語"}, "“日本語” would not match as written"),
+        ("subscribe", {"exclude": "стажер"}, "“стажер” would not match as written"),
+        ("subscribe", {"keywords": "!!!"}, "letters a–z (accents are ignored) and digits"),
+        ("unsubscribe", {"id": "99999999999"}, "no subscription #99999999999"),  # > 32 bits
         ("digest", {"id": 77}, "no subscription #77"),
         ("help", {"command": "fly"}, "no /fly command"),
         ("teleport", {}, "no /teleport command"),
@@ -238,6 +243,25 @@ async def test_user_mistakes_are_friendly_errors(seeded, command, args, says):
     reply = await dispatch(seeded, command, args, ctx(), settings=settings())
     assert reply.severity == "error" and reply.ephemeral
     assert says in reply.text
+
+
+async def test_subscribe_takes_no_company_by_a_word_inside_its_name(seeded):
+    """A subscription keeps what it was given: "6:30 pm" unquoted leaves "pm", which
+    must not become a company that merely holds it. /ailistings, which saves nothing,
+    still finds "face" in Hugging Face."""
+    reply = await run(seeded, "/subscribe mode:digest digest_time:6:30 face")
+    assert reply.severity == "error" and "No company called “face”" in reply.text
+    assert await seeded.subscriptions(ctx().channel) == []
+    assert "Hugging Face" in (await run(seeded, "/ailistings face")).title
+    reply = await run(seeded, "/subscribe jobs hugg")  # the start of a name still does
+    assert reply.severity == "success" and "hugging face" in reply.text.lower(), reply.text
+
+
+async def test_keywords_with_accents_and_symbols_are_kept(store):
+    reply = await run(store, '/subscribe jobs keywords:"Zürich, C++, gen-AI" exclude:naïve')
+    assert reply.severity == "success", reply.text
+    (sub,) = await store.subscriptions(ctx().channel)
+    assert sub.keywords == ("Zürich", "C++", "gen-AI") and sub.exclude == ("naïve",)
 
 
 async def test_subscribe_needs_manage_channel_and_saves_nothing(store):
@@ -463,6 +487,8 @@ async def test_strikenews_newest_first_with_days_topic_and_query(news):
     wga = await run(news, "/strikenews 7 wga")
     assert titles(wga) == ["WGA Reaches Tentative Deal With AMPTP, Ending 148-Day Strike"]
     assert "matching “wga”" in wga.title
+    for wildcard in ("%", "_"):  # the text as typed, not LIKE's wildcards
+        assert titles(await run(news, f"/strikenews query:{wildcard}")) == []
 
 
 async def test_strikenews_pages(news):

@@ -307,6 +307,31 @@ async def test_an_outage_of_hours_delays_alerts_and_one_of_days_gives_up(store):
         assert row is not None and row.status == "failed" and "gave up" in (row.last_error or "")
 
 
+async def test_an_alert_that_cannot_be_made_holds_up_no_other_and_gives_up(store, caplog):
+    """A row whose alert raises (here a payload no version of Marquee writes) is retried
+    with backoff like a transient failure and given up by age: before, it ended every
+    delivery run, was never settled, and the rows claimed with it waited behind it."""
+    clock = Clock()
+    first, other = f"discord:{CHANNEL_ID}", f"discord:{OTHER_CHANNEL_ID}"
+    poison = OutboxEntry(
+        channel=first, item_kind="digest", event="digest", dedupe_key="poison", payload={"items": 7}
+    )
+    await store.enqueue([poison, alert(first, 2), alert(other, 3), alert(other, 4)], at=T0)
+    async with discord_platform() as (fake, platform):
+        delivery = Delivery(store, {"discord": platform}, clock=clock, worker="w")
+        assert await delivery.run_once() == 2  # the other channel's; Alert 002 follows the poison
+        assert discord_titles(fake, OTHER_CHANNEL_ID) == ["Alert 003", "Alert 004"]
+        row = await store.outbox_row(1)
+        assert row is not None and row.status == "pending"
+        assert "unexpected error: TypeError" in (row.last_error or "")
+        clock.advance(2 * 86400 + 60)  # two days of failing
+        assert await delivery.run_once() == 1
+        row = await store.outbox_row(1)
+        assert row is not None and row.status == "failed" and "gave up" in (row.last_error or "")
+        assert discord_titles(fake, CHANNEL_ID) == ["Alert 002"]
+    assert "delivering alert 1 to discord:" in caplog.text  # with its traceback, for a report
+
+
 # -- permanent refusals ---------------------------------------------------------------
 
 
