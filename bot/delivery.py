@@ -185,7 +185,11 @@ class Delivery:
         return run.sent
 
     def _queue(self, run: _Run, row: OutboxRow) -> None:
-        """Add a claimed row to its channel's lane, starting the lane if none runs."""
+        """Add a claimed row to its channel's lane, starting the lane if none runs. A
+        row this run already holds (its claim ran out while it waited in a lane, and a
+        top-up claimed it again) is not queued twice."""
+        if row.id in run.held:
+            return
         channel = row.entry.channel
         run.held.add(row.id)
         queue = run.queues.get(channel)

@@ -160,9 +160,13 @@ class OutboxQueries(StoreBase):
         await self._finish(row_id, status="failed", last_error=str(error)[:_MAX_ERROR])
 
     async def _finish(self, row_id: int, **values: Any) -> None:
+        # Only a pending row: a worker whose claim ran out (stalled past its lease) may
+        # answer after another worker sent the row, and its late retry or failure must
+        # not undo that (the row would go out again). Its own late "sent" of a row now
+        # claimed elsewhere still counts: the platform has it.
         stmt = (
             update(outbox)
-            .where(outbox.c.id == row_id)
+            .where(outbox.c.id == row_id, outbox.c.status == _PENDING)
             .values(claimed_by=None, claimed_until=None, **values)
         )
         async with self._engine.begin() as conn:

@@ -128,6 +128,25 @@ async def test_sent_rows_stay_sent_and_give_their_message_ref(store):
     assert (sent.status, sent.message_ref, sent.last_error) == ("sent", "1304917423", None)
 
 
+async def test_a_stale_workers_late_answer_does_not_undo_a_delivery(store):
+    """Worker A stalls past its lease, B claims the row and sends it; A's late transient
+    error (or failure) must not put the row back, or it would go out again."""
+    await store.enqueue([alert("discord:1", 7), alert("discord:2", 8)], at=T0)
+    a_rows = await store.claim_due(now=T0, worker="A", lease_seconds=10)
+    later = T0 + timedelta(seconds=11)
+    b_rows = await store.claim_due(now=later, worker="B", lease_seconds=10)
+    assert ids(a_rows) == ids(b_rows)
+    first, second = b_rows
+    await store.mark_sent(first.id, at=later, message_ref="m1")  # B delivered both
+    await store.mark_sent(second.id, at=later, message_ref="m2")
+    await store.mark_retry(first.id, error="timeout", retry_at=later)  # A, late
+    await store.mark_failed(second.id, error="Missing Access")
+    for row_id, ref in ((first.id, "m1"), (second.id, "m2")):
+        row = await store.outbox_row(row_id)
+        assert row is not None and (row.status, row.message_ref) == ("sent", ref)
+    assert await store.claim_due(now=later + timedelta(minutes=5), worker="C") == []
+
+
 async def test_retries_wait_and_failures_stop(store):
     await store.enqueue([alert("discord:1", 1), alert("slack:C1", 2)], at=T0)
     retry, fail = await store.claim_due(now=T0)
