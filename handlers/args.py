@@ -167,6 +167,9 @@ def _day(token: str, raw: str) -> int:
     return number
 
 
+_RANGE_WORDS = re.compile(r"\s*(?:-|–|—|\.\.)\s*|\s+(?:to|through|thru)\s+")
+
+
 def parse_days(value: str) -> tuple[int, ...]:
     """``"mon-fri"``, ``"mon,wed,fri"``, ``"weekends"``, ``"daily"``, ``"fri-mon"`` ->
     sorted ISO weekdays (1 = Monday)."""
@@ -174,6 +177,8 @@ def parse_days(value: str) -> tuple[int, ...]:
     text = str(value).strip().lower().replace("every day", "everyday")
     if not text or len(text) > 80:
         raise CommandError(f"`days` should be {_DAYS_HELP} (got “{raw}”).")
+    # "mon to fri", "mon - fri": a range's ends joined before the list is split at spaces
+    text = _RANGE_WORDS.sub("-", text)
     days: set[int] = set()
     for part in re.split(r"[,\s;/&+]+|\band\b", text):
         part = part.strip()
@@ -392,7 +397,7 @@ def coerce_args(spec: CommandSpec, args: Mapping[str, object]) -> dict[str, obje
             parts: list[str] = []
             for piece in raw if isinstance(raw, list | tuple) else [raw]:
                 if isinstance(piece, str):
-                    parts.extend(p for p in (clean_text(x) for x in piece.split(",")) if p)
+                    parts.extend(_split_values(piece))
                 elif piece is not None:
                     parts.append(str(piece))
             seen: dict[str, object] = {}
@@ -496,6 +501,25 @@ def _fits(opt: Option, word: str) -> bool:
     except CommandError:
         return False
     return True
+
+
+# What follows a company's name after a comma ("Warner Bros. Discovery, Inc."): part
+# of that name, not a value of its own.
+_NAME_SUFFIX = re.compile(r"(?:inc|llc|ltd|co|corp|corporation|company|plc|gmbh|s\.?a|ag)\.?", re.I)
+
+
+def _split_values(text: str) -> list[str]:
+    """The values of a repeatable option given as one text: split at commas, except
+    before a company suffix, which stays with the name before it."""
+    values: list[str] = []
+    for part in (clean_text(x) for x in text.split(",")):
+        if not part:
+            continue
+        if values and _NAME_SUFFIX.fullmatch(part):
+            values[-1] = f"{values[-1]}, {part}"
+        else:
+            values.append(part)
+    return values
 
 
 def parse_text_args(spec: CommandSpec, text: str) -> dict[str, object]:

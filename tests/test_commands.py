@@ -257,6 +257,25 @@ async def test_subscribe_takes_no_company_by_a_word_inside_its_name(seeded):
     assert reply.severity == "success" and "hugging face" in reply.text.lower(), reply.text
 
 
+async def test_a_company_name_with_a_comma_is_one_company(store):
+    """Discord's autocomplete offers "Warner Bros. Discovery, Inc."; picking it must not
+    split it at the comma into a second company called "Inc."."""
+    await store_extra(store, posting("wbd", "1", "Warner Bros. Discovery, Inc.", "ML", None))
+    await store_extra(store, posting("nflx", "1", "Netflix", "ML", None))
+    reply = await dispatch(
+        store,
+        "subscribe",
+        {"company": "Warner Bros. Discovery, Inc., Netflix"},
+        ctx(),
+        settings=settings(),
+    )
+    assert reply.severity == "success", reply.text
+    (sub,) = await store.subscriptions(ctx().channel)
+    assert sub.companies == ("warner bros. discovery, inc.", "netflix")
+    listed = await run(store, '/ailistings "Warner Bros. Discovery, Inc."')
+    assert listed.severity != "error" and len(listed.items) == 1, listed.text
+
+
 async def test_keywords_with_accents_and_symbols_are_kept(store):
     reply = await run(store, '/subscribe jobs keywords:"Zürich, C++, gen-AI" exclude:naïve')
     assert reply.severity == "success", reply.text

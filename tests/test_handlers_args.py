@@ -93,13 +93,18 @@ def test_bad_digest_time(text):
         ("monday and thursday", (1, 4)),
         ("tuesdays", (2,)),
         ("sat", (6,)),
+        ("mon to fri", (1, 2, 3, 4, 5)),  # ranges written out, with spaces
+        ("monday to friday", (1, 2, 3, 4, 5)),
+        ("mon - fri", (1, 2, 3, 4, 5)),
+        ("sat through sun", (6, 7)),
+        ("fri to mon, wed", (1, 3, 5, 6, 7)),
     ],
 )
 def test_days(text, days):
     assert parse_days(text) == days
 
 
-@pytest.mark.parametrize("text", ["", "someday", "mon-funday", "mon--fri", ","])
+@pytest.mark.parametrize("text", ["", "someday", "mon-funday", "mon--fri", ",", "mon to", "to fri"])
 def test_bad_days(text):
     with pytest.raises(CommandError, match="mon-fri"):
         parse_days(text)
