@@ -17,7 +17,9 @@ but the same change routed twice is not.
 Paused subscriptions and digest-only ones get no instant alerts (digests read the
 database at their time instead). An update or closure goes to channels whose
 subscription matched the posting before or after the change, so a pay cut below a
-channel's minimum still edits that channel's alert.
+channel's minimum still edits that channel's alert, and to every channel that was
+alerted about the posting (``PostingEvent.alerted``, from the outbox), so the closure
+after that cut does too.
 """
 
 from __future__ import annotations
@@ -172,7 +174,11 @@ class Router:
     def _route(self, events: Sequence[PostingEvent | StoryEvent]) -> Iterator[OutboxEntry]:
         for event in events:
             if isinstance(event, PostingEvent):
-                channels = self._posting_channels(event)
+                channels: dict[str, int | None] = dict(self._posting_channels(event))
+                # channels alerted before: their alert shows the change even when they
+                # no longer match (see PostingEvent.alerted)
+                for channel, sub_id in event.alerted:
+                    channels.setdefault(channel, sub_id)
                 item_kind, item_id = "posting", event.posting.id
                 payload = {"changes": list(event.changes)} if event.changes else None
             else:

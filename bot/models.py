@@ -137,6 +137,10 @@ class PostingEvent:
     posting: StoredPosting
     changes: tuple[str, ...] = ()
     previous: Posting | None = None
+    #: for an update or a closure, the channels that were alerted about the posting
+    #: (with the subscription that matched then), filled in by the store before routing:
+    #: they get the edit even when their subscriptions no longer match the posting
+    alerted: tuple[tuple[str, int | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, Dialect, Table, TableClause, column, table
+from sqlalchemy import ColumnElement, Dialect, Table, TableClause, column, func, select, table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -271,4 +271,40 @@ class StoreBase:
         so an event is recorded if and only if its alerts are queued."""
         if route is None or not events:
             return 0
+        events = await self._with_alerted(conn, events)
         return await self._enqueue_in(conn, route(events), at=at)
+
+    async def _with_alerted(
+        self, conn: AsyncConnection, events: Sequence[PostingEvent | StoryEvent]
+    ) -> Sequence[PostingEvent | StoryEvent]:
+        """``events`` with each posting update and closure naming the channels that hold
+        (or are about to get) the posting's alert: a channel whose subscription matched
+        when the posting was new may match no longer (a pay cut below its minimum, then
+        a closure), and its alert must still show the posting closed."""
+        edits = {
+            e.posting.id
+            for e in events
+            if isinstance(e, PostingEvent) and e.kind in ("updated", "closed")
+        }
+        if not edits:
+            return events
+        alerted: dict[int, dict[str, int | None]] = {}
+        for batch in chunks(sorted(edits)):
+            rows = await conn.execute(
+                select(outbox.c.item_id, outbox.c.channel, func.min(outbox.c.subscription_id))
+                .where(
+                    outbox.c.item_kind == "posting",
+                    outbox.c.item_id.in_(batch),
+                    outbox.c.event == "new",
+                    outbox.c.status.in_(("sent", "pending")),
+                )
+                .group_by(outbox.c.item_id, outbox.c.channel)
+            )
+            for item_id, channel, subscription_id in rows:
+                alerted.setdefault(item_id, {})[channel] = subscription_id
+        return [
+            replace(e, alerted=tuple(sorted(alerted[e.posting.id].items())))
+            if isinstance(e, PostingEvent) and e.posting.id in alerted and e.kind != "new"
+            else e
+            for e in events
+        ]

@@ -246,3 +246,23 @@ async def test_router_with_the_store_queues_each_alert_once(store):
     assert rows.count(("discord:A", "closed", pm)) == 2
     assert rows.count(("slack:T/C", "closed", pm)) == 2
     assert rows.count(("discord:A", "updated", pm)) == 4  # two pay changes, two reopenings
+
+
+async def test_a_channel_alerted_before_gets_the_closure_after_a_pay_cut_below_its_floor(store):
+    """The channel's floor is $500k: the posting matched at $600k, the cut to $300k still
+    edits its alert (the earlier version matched), and the closure after that, when no
+    version matches, must edit it too: else the alert shows the role open for ever."""
+    router = build_router([sub(1, "discord:A", kind="jobs", min_salary_usd=500_000)])
+    at = NOW - timedelta(days=1)
+    await store.apply_postings("netflix", NETFLIX[1:], at=at, baseline=True, route=router)
+    await store.apply_postings("netflix", NETFLIX, at=at, baseline=False, route=router)
+    (new,) = await store.claim_due(now=NOW, limit=10, lease_seconds=0)
+    await store.mark_sent(new.id, at=NOW, message_ref="m1")  # delivered
+    pm = new.entry.item_id
+    cut = replace(NETFLIX[0], salary=usd(250_000, 300_000, kind="total"))
+    await store.apply_postings("netflix", [cut, *NETFLIX[1:]], at=NOW, baseline=False, route=router)
+    rest = NETFLIX[1:]
+    for hours in (1, 2):  # gone twice: closed
+        at = NOW + timedelta(hours=hours)
+        await store.apply_postings("netflix", rest, at=at, baseline=False, route=router)
+    assert await queued(store) == [("discord:A", "closed", pm), ("discord:A", "updated", pm)]
