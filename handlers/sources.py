@@ -18,7 +18,11 @@ if TYPE_CHECKING:
 
 __all__ = ["relative", "sources"]
 
-PAGE_LINES = 25
+# A page's lines go in the reply's text, which Discord puts in a message's content
+# (2,000 characters) when failing sources add items: 15 lines of at most _LINE each,
+# with the summary and the title, fit.
+PAGE_LINES = 15
+_LINE = 120
 FAILING_COLOUR = 0xE67E22
 DISABLED_COLOUR = 0xE74C3C
 
@@ -60,7 +64,7 @@ def _line(state: SourceState, now: datetime) -> str:
     parts.append(f"last success {relative(state.last_success, now)}")
     if state.next_attempt and not state.disabled_reason:
         parts.append(f"next poll {relative(state.next_attempt, now)}")
-    return " · ".join(parts)
+    return shorten(" · ".join(parts), _LINE)
 
 
 async def sources(store: Store, ctx: Context, settings: HandlerSettings, *, page: int = 1) -> Reply:

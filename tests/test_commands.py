@@ -9,7 +9,8 @@ import pytest
 from hypothesis import strategies as st
 from sqlalchemy import event
 
-from bot.render.discord import encode_custom_id
+from bot.render.discord import encode_custom_id, escape
+from bot.render.discord import render as render_discord
 from handlers import COMMANDS, Reply, complete_company, dispatch, dispatch_text
 from handlers.listings import BUTTON_ARGS_BUDGET, encoded_len, page_buttons
 from storage import open_store
@@ -442,6 +443,29 @@ async def test_sources_health(seeded):
     [failing] = [i for i in reply.items if i.title == "disney"]
     assert failing.fields[0].value.startswith("HTTP 503")
     assert reply.severity == "warning"
+
+
+async def test_sources_pages_fit_a_discord_message_whole(store):
+    """With failing sources the page's lines go in the message content (2,000
+    characters): every line of every page is there whole, and the pages cover every
+    source once."""
+    names = [f"studio{n:02d} careers board with a rather long name" for n in range(40)]
+    for n, name in enumerate(names):
+        at = NOW - timedelta(minutes=5)
+        if n % 8 == 0:
+            await store.poll_failed(name, at=at, error="HTTP 503 " + "x" * 300, next_attempt=at)
+        else:
+            await store.poll_succeeded(name, at=at, validators={}, item_count=200)
+    seen: list[str] = []
+    for page in (1, 2, 3):
+        reply = await dispatch(store, "sources", {"page": page}, ctx(), settings=settings())
+        assert reply.items  # failing sources: the lines go in the content
+        content = render_discord(reply)[0].content or ""
+        lines = reply.text.split("\n")[1:]
+        for line in lines:
+            assert escape(line) in content, line
+        seen += [line.split(":")[0].split(" ", 1)[1] for line in lines]
+    assert seen == sorted(names, key=str.lower)
 
 
 async def test_help_is_built_from_the_declarations(store):
