@@ -44,7 +44,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Config
 from bot.cpu import CpuPool, default_workers, tune_malloc
@@ -63,6 +63,9 @@ from bot.poller import Poller, PollerSettings
 from bot.sources import Source, make_source
 from handlers import HandlerSettings
 from storage import Router, Store, open_store
+
+if TYPE_CHECKING:  # imports discord.py, which a process without Discord never loads
+    from bot.rate_share import RateShare
 
 __all__ = ["CONSOLE_CHANNEL", "ROLES", "App", "health_report", "instance_id", "open_app", "run"]
 
@@ -88,6 +91,8 @@ class App:
     metrics: Metrics = field(default_factory=Metrics)
     #: the process's /healthz report (``marquee run``), also served by Slack's endpoint
     health: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    #: this process's share of the Discord bot's global limit (bot/rate_share.py)
+    rate_share: RateShare | None = None
 
     async def refresh_router(self) -> Router:
         """Rebuild the matcher from the current subscriptions (once per poll cycle)."""
@@ -364,8 +369,8 @@ async def run(
             from bot.rate_share import RateShare
 
             if isinstance(discord_sender, DiscordPlatform):
-                share = RateShare(app.store, discord_sender, owner=instance)
-                await stack.enter_async_context(share)
+                app.rate_share = RateShare(app.store, discord_sender, owner=instance)
+                await stack.enter_async_context(app.rate_share)
         if parts.deliver and senders:
             tasks.append(asyncio.create_task(delivery.run_forever(stop), name="delivery"))
         if poller is not None:
@@ -457,10 +462,10 @@ async def health_report(
         platforms[name] = {"ok": bool(ready)}
         if not ready:
             report["ok"] = False
-        pace = getattr(platform, "global_pace", None)
-        if pace is not None:  # Discord: its share of the bot's global limit (bot/rate_share.py)
-            platforms[name]["senders"] = platform.senders  # type: ignore[attr-defined]
-            platforms[name]["global_rate"] = round(pace, 2)
+        share = app.rate_share
+        if share is not None and share.platform is platform:
+            platforms[name]["senders"] = share.senders
+            platforms[name]["global_rate"] = round(share.platform.global_pace, 2)
     report["platforms"] = platforms
     return report
 

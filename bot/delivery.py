@@ -219,9 +219,9 @@ class Delivery:
                             self._on_delivered(row, outcome)
                         run.sent += outcome == "sent"
                         waiting = outcome == "waits"
-                except (
-                    Exception
-                ) as err:  # the database: ends the run (after the other lanes' sends)
+                # the database's errors (_guarded takes the rest): they end the run,
+                # after the other lanes' sends
+                except Exception as err:
                     run.errors.append(err)
                 finally:
                     run.held.discard(row.id)

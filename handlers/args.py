@@ -503,9 +503,11 @@ def _fits(opt: Option, word: str) -> bool:
     return True
 
 
-# What follows a company's name after a comma ("Warner Bros. Discovery, Inc."): part
-# of that name, not a value of its own.
-_NAME_SUFFIX = re.compile(r"(?:inc|llc|ltd|co|corp|corporation|company|plc|gmbh|s\.?a|ag)\.?", re.I)
+#: The legal forms that follow a company's name ("Warner Bros. Discovery, Inc."): part
+#: of the name when a list is split at commas, and left out of its comparison key
+#: (handlers.companies.company_key).
+COMPANY_SUFFIXES = ("inc", "llc", "ltd", "corp", "corporation", "company", "plc", "gmbh")
+_NAME_SUFFIX = re.compile(rf"(?:{'|'.join(COMPANY_SUFFIXES)})\.?", re.I)
 
 
 def _split_values(text: str) -> list[str]:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from bot.errors import CommandError
-from handlers.args import fold, shorten
+from handlers.args import COMPANY_SUFFIXES, fold, shorten
 
 if TYPE_CHECKING:
     from storage import Store
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["company_key", "complete_company", "resolve_companies"]
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
-_SUFFIXES = re.compile(r"[\s,]+(inc|llc|ltd|corp|corporation|company|plc|gmbh)\.?\s*$")
+_SUFFIXES = re.compile(rf"[\s,]+({'|'.join(COMPANY_SUFFIXES)})\.?\s*$")
 
 
 # Resolution and autocomplete key every stored name on each call: the names repeat.

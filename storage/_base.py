@@ -281,11 +281,7 @@ class StoreBase:
         (or are about to get) the posting's alert: a channel whose subscription matched
         when the posting was new may match no longer (a pay cut below its minimum, then
         a closure), and its alert must still show the posting closed."""
-        edits = {
-            e.posting.id
-            for e in events
-            if isinstance(e, PostingEvent) and e.kind in ("updated", "closed")
-        }
+        edits = {e.posting.id for e in events if _is_edit(e)}
         if not edits:
             return events
         alerted: dict[int, dict[str, int | None]] = {}
@@ -304,7 +300,12 @@ class StoreBase:
                 alerted.setdefault(item_id, {})[channel] = subscription_id
         return [
             replace(e, alerted=tuple(sorted(alerted[e.posting.id].items())))
-            if isinstance(e, PostingEvent) and e.posting.id in alerted and e.kind != "new"
+            if _is_edit(e) and e.posting.id in alerted
             else e
             for e in events
         ]
+
+
+def _is_edit(event: PostingEvent | StoryEvent) -> bool:
+    """A posting update or closure: it edits the alerts sent about the posting."""
+    return isinstance(event, PostingEvent) and event.kind in ("updated", "closed")

@@ -473,8 +473,6 @@ class DiscordPlatform:
         self._restore: Callable[[], None] | None = None
         self._logged_in = False
         self._payload = command_payloads(self._commands)  # fails early on a bad declaration
-        #: processes sending with this token, this one included (share_global_rate)
-        self.senders = 1
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -492,7 +490,6 @@ class DiscordPlatform:
         n = max(1, senders)
         rate, burst = self.settings.global_rate, self.settings.global_burst
         _global_bucket(self.settings).pace(rate / n, max(1, burst // n))
-        self.senders = n
 
     @property
     def global_pace(self) -> float:
