@@ -6,6 +6,9 @@ this file's location, never from the working directory, and no ``alembic.ini`` i
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
@@ -25,9 +29,15 @@ __all__ = ["MIGRATIONS_DIR", "include_object_for", "upgrade", "upgrade_engine"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
+log = logging.getLogger(__name__)
+
 # Several instances starting at once on one PostgreSQL (issue 9) take turns: the first
 # migrates, the others then find the schema at head. Any constant works; this is "Marq".
 _PG_LOCK_KEY = 0x4D617271
+# On SQLite they take turns on the file's write lock, each waiting the busy timeout (5 s)
+# at a time: a migration on a loaded machine can take longer than that, so the others go
+# on waiting this long in all.
+_SQLITE_MIGRATION_WAIT = 120.0
 
 
 @storage_errors
@@ -42,10 +52,21 @@ async def upgrade(url: str) -> str | None:
 
 async def upgrade_engine(engine: AsyncEngine) -> str | None:
     """Migrate through an existing engine (an in-memory SQLite lives only in its engine)."""
-    async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-        return await conn.run_sync(_upgrade)
+    deadline = time.monotonic() + _SQLITE_MIGRATION_WAIT
+    while True:
+        try:
+            async with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY}
+                    )
+                return await conn.run_sync(_upgrade)
+        except OperationalError as err:
+            locked = engine.dialect.name == "sqlite" and "database is locked" in str(err)
+            if not locked or time.monotonic() > deadline:
+                raise
+            log.info("the database is locked (another process migrating it?): waiting")
+            await asyncio.sleep(0.1)  # the busy timeout did the waiting; this is a breath
 
 
 def _upgrade(connection: Connection) -> str | None:

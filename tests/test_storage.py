@@ -6,7 +6,9 @@ Every test runs on SQLite and on PostgreSQL (the ``db_url`` fixture).
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -16,6 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
 
 from bot.errors import StorageError
 from bot.http import Validator
@@ -99,6 +102,28 @@ async def test_migrated_schema_matches_schema_module(db_url):
 async def test_concurrent_start_ups_migrate_once(db_url):
     revisions = await asyncio.gather(*(upgrade(db_url) for _ in range(3)))
     assert revisions == [HEAD_REVISION] * 3
+
+
+async def test_a_start_up_waits_out_a_migration_longer_than_the_busy_timeout(sqlite_url, caplog):
+    """Another process holds the SQLite file's write lock (migrating it, on a loaded
+    machine) for longer than the busy timeout: a start-up waits for it instead of
+    failing with "database is locked"."""
+    caplog.set_level(logging.INFO, logger="storage._migrate")
+    path = make_url(sqlite_url).database
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("PRAGMA journal_mode=WAL")
+    locker.execute("BEGIN IMMEDIATE")
+    try:
+        start = asyncio.create_task(upgrade(sqlite_url))
+        deadline = time.monotonic() + 30
+        while "the database is locked" not in caplog.text:  # one busy timeout ran out
+            assert not start.done(), start.exception()
+            assert time.monotonic() < deadline, "the start-up never met the lock"
+            await asyncio.sleep(0.05)
+        locker.execute("ROLLBACK")  # the other process is done
+        assert await start == HEAD_REVISION
+    finally:
+        locker.close()
 
 
 async def test_sqlite_runs_in_wal_mode_with_busy_timeout_and_foreign_keys(sqlite_url):
